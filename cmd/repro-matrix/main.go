@@ -61,12 +61,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
-	os.Exit(report(err))
+	os.Exit(exitCode(err))
 }
 
-// report prints err and returns the exit code it stands for. Errors without
+// exitCode prints err and returns the exit code it stands for. Errors without
 // an explicit code are usage or input errors.
-func report(err error) int {
+func exitCode(err error) int {
 	if err == nil {
 		return exitOK
 	}

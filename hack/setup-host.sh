@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Host set-up for repro-matrix: idempotent, prints what it changes.
+#
+# Installs what is missing (docker.io, podman, runc, mmdebstrap, a buildx
+# plugin), applies the fixes that this kind of host needs (shared/ENVIRONMENT.md)
+# only when the host needs them, and starts dockerd when none answers.
+# On a host it cannot set up (not root, not Debian) it stops before changing
+# anything.
+set -euo pipefail
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LIBEXEC=/usr/local/libexec/repro-matrix
+PLUGINS=/usr/local/lib/docker/cli-plugins
+DOCKERD_LOG=/var/log/repro-matrix-dockerd.log
+
+check_host() {
+  [ "$(id -u)" -eq 0 ] || die "must run as root (it installs packages and starts dockerd); run: sudo make setup"
+  [ -r /etc/os-release ] || die "no /etc/os-release: only Debian hosts are supported"
+  # shellcheck disable=SC1091
+  . /etc/os-release
+  [ "${ID:-}" = debian ] || die "this is ${PRETTY_NAME:-an unknown system}, not Debian: install docker, podman and buildx by hand"
+  command -v go >/dev/null || die "go is not on PATH"
+}
+
+# apt_install installs the named packages that are not installed yet.
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]}"
+  if [ ! -f /var/lib/repro-matrix-apt-updated ] || [ -n "$(find /var/lib/repro-matrix-apt-updated -mmin +720)" ]; then
+    apt-get update -qq
+    touch /var/lib/repro-matrix-apt-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# debian_suites adds trixie and forky with a low pin priority, so the host
+# stays on its own suite while single packages (buildx) can come from them.
+debian_suites() {
+  local list=/etc/apt/sources.list.d/repro-matrix-suites.list pref=/etc/apt/preferences.d/repro-matrix-suites
+  [ -f "$list" ] && return 0
+  say "adding Debian trixie and forky with pin priority 1 ($list)"
+  printf 'deb http://deb.debian.org/debian trixie main\ndeb http://deb.debian.org/debian forky main\n' >"$list"
+  printf 'Package: *\nPin: release n=trixie\nPin-Priority: 1\n\nPackage: *\nPin: release n=forky\nPin-Priority: 1\n' >"$pref"
+  # forky's Release file is past its Valid-Until on the mirror.
+  printf 'Acquire::Check-Valid-Until "false";\n' >/etc/apt/apt.conf.d/99repro-matrix-valid-until
+  apt-get update -qq
+  touch /var/lib/repro-matrix-apt-updated
+}
+
+# buildx installs the docker-buildx plugin from forky's package when the
+# docker CLI has none.
+buildx() {
+  if docker buildx version >/dev/null 2>&1; then return 0; fi
+  debian_suites
+  local tmp; tmp=$(mktemp -d)
+  chmod 0755 "$tmp" # apt downloads as the _apt user
+  say "installing the docker-buildx plugin from forky into $PLUGINS"
+  (cd "$tmp" && apt-get download -qq docker-buildx/forky >/dev/null) || die "cannot download docker-buildx from forky"
+  dpkg-deb -x "$tmp"/docker-buildx_*.deb "$tmp/x"
+  mkdir -p "$PLUGINS"
+  install -m 0755 "$tmp/x/usr/libexec/docker/cli-plugins/docker-buildx" "$PLUGINS/docker-buildx"
+  rm -rf "$tmp"
+  docker buildx version >/dev/null || die "docker buildx does not run after install"
+}
+
+# needs_capfilter: privileged containers ask for every capability; a host
+# whose bounding set lacks one needs the repro-runc wrapper.
+needs_capfilter() {
+  local bnd; bnd=$(awk '/^CapBnd:/ {print $2}' /proc/self/status)
+  local last; last=$(cat /proc/sys/kernel/cap_last_cap)
+  local want=$(( (1 << (last + 1)) - 1 ))
+  [ $(( 0x$bnd & want )) -ne "$want" ]
+}
+
+install_capfilter() {
+  mkdir -p "$LIBEXEC"
+  local new="$LIBEXEC/repro-runc.new"
+  (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$new" ./cmd/repro-runc)
+  if cmp -s "$new" "$LIBEXEC/repro-runc"; then rm -f "$new"; return 0; fi
+  mv "$new" "$LIBEXEC/repro-runc"
+  say "installed $LIBEXEC/repro-runc (drops capabilities the host's bounding set lacks)"
+}
+
+# dockerd_config writes daemon.json only when the host needs the runtime
+# wrapper; it refuses to overwrite a daemon.json that is not its own.
+dockerd_config() {
+  local conf=/etc/docker/daemon.json
+  needs_capfilter || return 0
+  local want
+  want=$(printf '{\n  "runtimes": {"repro-runc": {"path": "%s/repro-runc"}},\n  "default-runtime": "repro-runc"\n}\n' "$LIBEXEC")
+  if [ -f "$conf" ] && [ "$(cat "$conf")" = "$want" ]; then return 0; fi
+  if [ -f "$conf" ] && ! grep -q repro-runc "$conf"; then
+    die "$conf exists and is not repro-matrix's: add the runtime $LIBEXEC/repro-runc to it by hand"
+  fi
+  mkdir -p /etc/docker
+  printf '%s' "$want" >"$conf"
+  say "wrote $conf (default runtime repro-runc: the capability bounding set lacks $(missing_caps))"
+  restart_dockerd=1
+}
+
+missing_caps() { "$LIBEXEC/repro-runc" --list-missing; }
+
+# podman_config writes a containers.conf drop-in with only the settings
+# this host needs: the runtime wrapper, runc on a cgroup v1/hybrid host, and
+# ulimits within the host's hard limits.
+podman_config() {
+  local conf=/etc/containers/containers.conf.d/50-repro-matrix.conf body=""
+  local hard_nofile hard_nproc
+  hard_nofile=$(ulimit -Hn); hard_nproc=$(ulimit -Hu)
+  if [ "$hard_nofile" != unlimited ] && [ "$hard_nofile" -lt 1048576 ] || \
+     [ "$hard_nproc" != unlimited ] && [ "$hard_nproc" -lt 4194304 ]; then
+    body+=$'[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n'
+  fi
+  local engine=""
+  if needs_capfilter; then
+    engine+=$'runtime = "repro-runc"\n[engine.runtimes]\nrepro-runc = ["'"$LIBEXEC"$'/repro-runc"]\n'
+  elif [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then
+    engine+=$'runtime = "runc"\n' # crun refuses the hybrid cgroup layout
+  fi
+  [ -n "$engine" ] && body+=$'[engine]\n'"$engine"
+  if [ -z "$body" ]; then
+    [ -f "$conf" ] && { rm -f "$conf"; say "removed $conf (not needed on this host)"; }
+    return 0
+  fi
+  if [ -f "$conf" ] && [ "$(cat "$conf")" = "$(printf "%s" "$body")" ]; then return 0; fi
+  mkdir -p "$(dirname "$conf")"
+  printf '%s' "$body" >"$conf"
+  say "wrote $conf"
+}
+
+start_dockerd() {
+  if [ "${restart_dockerd:-0}" = 1 ] && pgrep -x dockerd >/dev/null; then
+    say "restarting dockerd to apply daemon.json"
+    pkill -x dockerd; for _ in $(seq 1 30); do pgrep -x dockerd >/dev/null || break; sleep 1; done
+  fi
+  if docker info >/dev/null 2>&1; then return 0; fi
+  say "starting dockerd (log: $DOCKERD_LOG)"
+  nohup dockerd >"$DOCKERD_LOG" 2>&1 &
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && { say "dockerd answers"; return 0; }
+    sleep 1
+  done
+  tail -n 20 "$DOCKERD_LOG" >&2
+  die "dockerd did not answer within 60 s (log above)"
+}
+
+main() {
+  check_host
+  apt_install docker.io podman runc uidmap mmdebstrap iptables ca-certificates
+  buildx
+  if needs_capfilter; then install_capfilter; fi
+  dockerd_config
+  podman_config
+  start_dockerd
+  say "ready: $(docker version -f 'docker {{.Server.Version}}'), $(podman version -f 'podman {{.Client.Version}}'), $(docker buildx version | cut -d' ' -f1,2)"
+}
+
+main "$@"

@@ -1,0 +1,132 @@
+package build
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/repro-matrix/repro-matrix/internal/engine"
+)
+
+// DryRun writes the commands a build would run, one a line.
+func DryRun(w io.Writer, o Options) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	for _, s := range o.Plan(o.Output) {
+		if s.Skip != nil {
+			fmt.Fprintf(w, "# unless `%s` succeeds:\n", s.skipString(o.Runtime))
+		}
+		fmt.Fprintln(w, s.String(string(o.Runtime)))
+	}
+	return nil
+}
+
+func (s Step) skipString(cli engine.Kind) string { return Step{Args: s.Skip}.String(string(cli)) }
+
+// Run builds under e and writes the tarball to o.Output. The tarball is
+// written under a temporary name and renamed only when the build succeeds,
+// so a failed or cancelled build leaves nothing behind. Build output goes to
+// log.
+func Run(ctx context.Context, e engine.Engine, o Options, log io.Writer) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	if e.Kind() != o.Runtime {
+		return fmt.Errorf("build: runtime %s but engine %s", o.Runtime, e.Name())
+	}
+	dest, err := tempOutput(o.Output)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(dest)
+	for _, s := range o.Plan(dest) {
+		if err := runStep(ctx, e, s, dest, log); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(dest); err != nil {
+		return fmt.Errorf("build finished but wrote no tarball: %w", err)
+	}
+	// BuildKit in a container writes the tarball world-writable.
+	if err := os.Chmod(dest, 0o644); err != nil {
+		return fmt.Errorf("export tarball: %w", err)
+	}
+	if err := os.Rename(dest, o.Output); err != nil {
+		return fmt.Errorf("export tarball: %w", err)
+	}
+	return nil
+}
+
+func runStep(ctx context.Context, e engine.Engine, s Step, dest string, log io.Writer) error {
+	if s.Skip != nil {
+		if _, err := engine.Run(ctx, e, s.Skip...); err == nil {
+			return nil
+		}
+	}
+	cmd := e.Command(ctx, s.Args...)
+	var stderr tailBuffer
+	cmd.Stdout = log
+	cmd.Stderr = io.MultiWriter(log, &stderr)
+	// Podman runs the build container without a daemon: let it forward
+	// SIGTERM to the container before it is killed.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 20 * time.Second
+	err := cmd.Run()
+	if e.Kind() == engine.Podman && ctx.Err() != nil {
+		removeContainer(e, containerName(dest))
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("build cancelled: %w", ctx.Err())
+		}
+		return &engine.CommandError{Args: cmd.Args, Err: err, Stderr: stderr.String()}
+	}
+	return nil
+}
+
+// removeContainer removes a build container left by a cancelled podman run.
+func removeContainer(e engine.Engine, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	engine.Run(ctx, e, "rm", "-f", "--ignore", name)
+}
+
+// tempOutput picks a temporary tarball name beside out.
+func tempOutput(out string) (string, error) {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+".partial-"+hex.EncodeToString(b[:])), nil
+}
+
+// tailBuffer keeps the last 64 KiB written to it: enough for an error
+// message, bounded for a chatty build.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	const max = 64 << 10
+	t.b = append(t.b, p...)
+	if len(t.b) > max {
+		t.b = t.b[len(t.b)-max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return strings.TrimSpace(string(t.b)) }
+
+// IsUnsupported reports whether err refuses an option for the runtime.
+func IsUnsupported(err error) bool { return errors.Is(err, ErrUnsupported) }

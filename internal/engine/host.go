@@ -1,0 +1,96 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"runtime"
+	"strings"
+)
+
+// host is an engine installed on this machine, reached through its default
+// socket.
+type host struct {
+	kind    Kind
+	version string
+}
+
+// Host connects to the host's engine of kind and reads its version back.
+func Host(ctx context.Context, kind Kind) (Engine, error) {
+	h := &host{kind: kind}
+	v, err := h.serverVersion(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: %w: %w", kind, ErrNotRunning, err)
+	}
+	h.version = v
+	return h, nil
+}
+
+func (h *host) Kind() Kind      { return h.kind }
+func (h *host) Version() string { return h.version }
+func (h *host) Name() string    { return string(h.kind) + "-" + h.version }
+
+func (h *host) Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, string(h.kind), args...)
+	cmd.Env = hostEnv()
+	return cmd
+}
+
+func (h *host) Close(context.Context) error { return nil }
+
+// serverVersion asks the engine, not the client: the client binary on the
+// PATH (Docker 28 here) may differ from the daemon (Docker 20.10).
+func (h *host) serverVersion(ctx context.Context) (string, error) {
+	format := "{{.Server.Version}}"
+	if h.kind == Podman {
+		format = "{{.Version.Version}}"
+		out, err := Run(ctx, h, "info", "--format", format)
+		return cleanVersion(out), err
+	}
+	out, err := Run(ctx, h, "version", "--format", format)
+	return cleanVersion(out), err
+}
+
+// cleanVersion drops distribution suffixes: 20.10.24+dfsg1 -> 20.10.24.
+func cleanVersion(v string) string {
+	v = strings.TrimSpace(v)
+	if i := strings.IndexAny(v, "+~"); i >= 0 {
+		v = v[:i]
+	}
+	return v
+}
+
+func (h *host) Environment(ctx context.Context) (map[string]string, error) {
+	return environment(ctx, h)
+}
+
+// environment reads the record shared by every engine kind.
+func environment(ctx context.Context, e Engine) (map[string]string, error) {
+	env := map[string]string{"engine": string(e.Kind()), "engine_version": e.Version(), "host_arch": runtime.GOARCH}
+	var fields map[string]string
+	if e.Kind() == Docker {
+		fields = map[string]string{
+			"kernel":         "{{.KernelVersion}}",
+			"storage_driver": "{{.Driver}}",
+			"runc":           "{{.DefaultRuntime}}",
+			"cgroup":         "{{.CgroupVersion}}",
+			"os":             "{{.OperatingSystem}}",
+		}
+	} else {
+		fields = map[string]string{
+			"kernel":         "{{.Host.Kernel}}",
+			"storage_driver": "{{.Store.GraphDriverName}}",
+			"runc":           "{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Version}}",
+			"cgroup":         "{{.Host.CgroupsVersion}}",
+			"os":             "{{.Host.Distribution.Distribution}} {{.Host.Distribution.Version}}",
+		}
+	}
+	for k, f := range fields {
+		out, err := Run(ctx, e, "info", "--format", f)
+		if err != nil {
+			return env, fmt.Errorf("%s environment %s: %w", e.Name(), k, err)
+		}
+		env[k] = strings.Join(strings.Fields(out), " ")
+	}
+	return env, nil
+}

@@ -1,0 +1,96 @@
+// Package registry runs the loopback registry that serves fixtures' base
+// images to BuildKit at every nesting level. It is go-containerregistry's
+// registry handler on 127.0.0.1, with blobs kept on disk.
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// Registry is a running loopback registry.
+type Registry struct {
+	Addr   string // host:port on 127.0.0.1
+	srv    *http.Server
+	done   chan error
+	blobs  string
+	ownDir bool
+}
+
+// Start listens on addr, which must be a loopback address ("127.0.0.1:0"
+// picks a free port). Blobs go to a temporary folder removed by Close.
+func Start(addr string) (*Registry, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("registry address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("registry address %q: only loopback addresses are served", addr)
+	}
+	blobs, err := os.MkdirTemp("", "repro-matrix-registry-")
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		os.RemoveAll(blobs)
+		return nil, fmt.Errorf("registry listen: %w", err)
+	}
+	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithBlobHandler(registry.NewDiskBlobHandler(blobs)))
+	r := &Registry{Addr: ln.Addr().String(), srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, done: make(chan error, 1), blobs: blobs, ownDir: true}
+	go func() { r.done <- r.srv.Serve(ln) }()
+	return r, nil
+}
+
+// Close stops the registry and removes its blobs.
+func (r *Registry) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := r.srv.Shutdown(ctx)
+	if serveErr := <-r.done; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
+		err = serveErr
+	}
+	if r.ownDir {
+		os.RemoveAll(r.blobs)
+	}
+	return err
+}
+
+// PushTarball pushes a docker-archive tarball as repo:tag and returns the
+// reference pinned by digest, e.g. 127.0.0.1:5000/library/debian:bookworm@sha256:...
+func (r *Registry) PushTarball(ctx context.Context, path, repo, tag string) (string, error) {
+	img, err := tarball.ImageFromPath(path, nil)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	return r.Push(ctx, img, repo, tag)
+}
+
+// Push uploads img as repo:tag and returns the digest-pinned reference.
+func (r *Registry) Push(ctx context.Context, img v1.Image, repo, tag string) (string, error) {
+	ref, err := name.NewTag(r.Addr+"/"+repo+":"+tag, name.Insecure)
+	if err != nil {
+		return "", fmt.Errorf("push reference: %w", err)
+	}
+	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
+		return "", fmt.Errorf("push %s: %w", ref, err)
+	}
+	dg, err := img.Digest()
+	if err != nil {
+		return "", err
+	}
+	return ref.String() + "@" + dg.String(), nil
+}
