@@ -26,11 +26,11 @@ func newProvisionCmd() *cobra.Command {
 			for _, v := range args {
 				if v == "latest" {
 					var err error
-					if v, err = provision.LatestBuildKit(cmd.Context()); err != nil {
+					if v, err = provision.Latest(cmd.Context(), provision.BuildKitModule); err != nil {
 						return withCode(exitMismatch, err)
 					}
 				}
-				img, err := provision.BuildKit(cmd.Context(), provision.DefaultCache(), v)
+				img, err := provision.BuildKitFrom(cmd.Context(), provision.DefaultCache(), provision.BuildKitModule, v)
 				if err != nil {
 					return withCode(exitMismatch, err)
 				}

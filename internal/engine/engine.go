@@ -95,3 +95,19 @@ func Load(ctx context.Context, e Engine, ref, id, tarball string) error {
 func hostEnv(extra ...string) []string {
 	return append(os.Environ(), extra...)
 }
+
+// withEnv is an engine whose commands carry extra environment variables:
+// a cell's own buildx config folder, for one.
+type withEnv struct {
+	Engine
+	env []string
+}
+
+// WithEnv returns e with env added to every command's environment.
+func WithEnv(e Engine, env ...string) Engine { return &withEnv{Engine: e, env: env} }
+
+func (w *withEnv) Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := w.Engine.Command(ctx, args...)
+	cmd.Env = append(cmd.Env, w.env...)
+	return cmd
+}

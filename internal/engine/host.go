@@ -72,15 +72,17 @@ func environment(ctx context.Context, e Engine) (map[string]string, error) {
 		fields = map[string]string{
 			"kernel":         "{{.KernelVersion}}",
 			"storage_driver": "{{.Driver}}",
-			"runc":           "{{.DefaultRuntime}}",
-			"cgroup":         "{{.CgroupVersion}}",
+			"runtime":        "{{.DefaultRuntime}}",
+			"runc":           "{{.RuncCommit.ID}}",
+			"cgroup":         "v{{.CgroupVersion}}",
 			"os":             "{{.OperatingSystem}}",
 		}
 	} else {
 		fields = map[string]string{
 			"kernel":         "{{.Host.Kernel}}",
 			"storage_driver": "{{.Store.GraphDriverName}}",
-			"runc":           "{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Version}}",
+			"runtime":        "{{.Host.OCIRuntime.Name}}",
+			"runc":           "{{.Host.OCIRuntime.Version}}",
 			"cgroup":         "{{.Host.CgroupsVersion}}",
 			"os":             "{{.Host.Distribution.Distribution}} {{.Host.Distribution.Version}}",
 		}
@@ -90,7 +92,14 @@ func environment(ctx context.Context, e Engine) (map[string]string, error) {
 		if err != nil {
 			return env, fmt.Errorf("%s environment %s: %w", e.Name(), k, err)
 		}
-		env[k] = strings.Join(strings.Fields(out), " ")
+		env[k] = firstLine(out)
 	}
 	return env, nil
+}
+
+// firstLine keeps the first line of a value, without version banners:
+// "runc version 1.1.5+ds1\ncommit: ..." -> "1.1.5+ds1".
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return strings.TrimPrefix(strings.TrimSpace(line), "runc version ")
 }

@@ -25,14 +25,15 @@ var imageEpoch = time.Unix(1700000000, 0).UTC()
 // access use.
 var buildKitBase = RootFS{Suite: "bookworm", Arch: "amd64", Include: []string{"runc", "ca-certificates", "procps"}, Epoch: imageEpoch.Unix(), Describe: "buildkit base"}
 
-// BuildKit provisions the image of a BuildKit release: buildkitd, buildctl
-// and buildctl-daemonless.sh built from the module proxy at version, with
-// runc, on a Debian base. It is the offline twin of moby/buildkit:version.
-func BuildKit(ctx context.Context, c Cache, version string) (Image, error) {
+// BuildKitFrom provisions the image of a BuildKit release: buildkitd,
+// buildctl and buildctl-daemonless.sh built from module (BuildKitModule or a
+// fork) at version through the module proxy, with runc, on a Debian base.
+// It is the offline twin of moby/buildkit:version.
+func BuildKitFrom(ctx context.Context, c Cache, module, version string) (Image, error) {
 	if runtime.GOARCH != "amd64" {
 		return Image{}, fmt.Errorf("buildkit %s: provisioning supports amd64 hosts, this is %s", version, runtime.GOARCH)
 	}
-	bins, err := buildBuildKit(ctx, c, version)
+	bins, err := buildBuildKit(ctx, c, module, version)
 	if err != nil {
 		return Image{}, err
 	}
@@ -43,7 +44,7 @@ func BuildKit(ctx context.Context, c Cache, version string) (Image, error) {
 	if err != nil {
 		return Image{}, fmt.Errorf("buildkit %s: %w", version, err)
 	}
-	k := key(version, bins.ModuleHash, bins.GoVersion, filepath.Base(base))
+	k := key(module, version, bins.ModuleHash, bins.GoVersion, filepath.Base(base))
 	layer, err := c.Path("layers", "buildkit-"+version+"-"+k+".tar")
 	if err != nil {
 		return Image{}, err
@@ -69,7 +70,7 @@ func BuildKit(ctx context.Context, c Cache, version string) (Image, error) {
 		Volumes:    map[string]struct{}{"/var/lib/buildkit": {}},
 		Labels: map[string]string{
 			"org.opencontainers.image.version": version,
-			"org.repro-matrix.recipe":          "go:" + BuildKitModule + "@" + version + " " + bins.ModuleHash + " " + bins.GoVersion,
+			"org.repro-matrix.recipe":          "go:" + module + "@" + version + " " + bins.ModuleHash + " " + bins.GoVersion,
 		},
 	}
 	return assemble(BuildKitRepo+":"+version, []string{base, layer}, cfg, imageEpoch, v1.Platform{OS: "linux", Architecture: "amd64"}, out)

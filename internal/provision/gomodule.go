@@ -36,29 +36,29 @@ type binaries struct {
 // buildBuildKit compiles buildkitd and buildctl at version from the module
 // proxy into the cache. go install refuses BuildKit (its go.mod has exclude
 // directives), so a throwaway module requires it and builds its commands.
-func buildBuildKit(ctx context.Context, c Cache, version string) (binaries, error) {
+func buildBuildKit(ctx context.Context, c Cache, module, version string) (binaries, error) {
 	if !semver.IsValid(version) {
 		return binaries{}, fmt.Errorf("buildkit version %q: not a semantic version like v0.19.0", version)
 	}
-	dst, err := c.Path("buildkit-bin", key(version, runtime.Version(), runtime.GOARCH))
+	dst, err := c.Path("buildkit-bin", key(module, version, runtime.Version(), runtime.GOARCH))
 	if err != nil {
 		return binaries{}, err
 	}
-	err = produce(dst, func(tmp string) error { return compileBuildKit(ctx, tmp, version) })
+	err = produce(dst, func(tmp string) error { return compileBuildKit(ctx, tmp, module, version) })
 	if err != nil {
 		return binaries{}, fmt.Errorf("build buildkit %s: %w", version, err)
 	}
 	sum, _ := os.ReadFile(filepath.Join(dst, "src", "go.sum"))
-	return binaries{Dir: dst, Version: version, GoVersion: runtime.Version(), ModuleHash: moduleSum(sum, version)}, nil
+	return binaries{Dir: dst, Version: version, GoVersion: runtime.Version(), ModuleHash: moduleSum(sum, module, version)}, nil
 }
 
-func compileBuildKit(ctx context.Context, dir, version string) error {
+func compileBuildKit(ctx context.Context, dir, module, version string) error {
 	src := filepath.Join(dir, "src")
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return err
 	}
-	gomod := "module repro-matrix.local/buildkit\n\ngo 1.22\n\nrequire " + BuildKitModule + " " + version + "\n"
-	tools := "//go:build tools\n\npackage tools\n\nimport (\n\t_ \"" + BuildKitModule + "/cmd/buildctl\"\n\t_ \"" + BuildKitModule + "/cmd/buildkitd\"\n)\n"
+	gomod := "module repro-matrix.local/buildkit\n\ngo 1.22\n\nrequire " + module + " " + version + "\n"
+	tools := "//go:build tools\n\npackage tools\n\nimport (\n\t_ \"" + module + "/cmd/buildctl\"\n\t_ \"" + module + "/cmd/buildkitd\"\n)\n"
 	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte(gomod), 0o644); err != nil {
 		return err
 	}
@@ -68,13 +68,13 @@ func compileBuildKit(ctx context.Context, dir, version string) error {
 	if out, err := goCmd(ctx, src, "mod", "tidy"); err != nil {
 		return refused(version, out, err)
 	}
-	ldflags := "-s -w -X " + BuildKitModule + "/version.Version=" + version
+	ldflags := "-s -w -X " + module + "/version.Version=" + version
 	out, err := goCmd(ctx, src, "build", "-trimpath", "-ldflags", ldflags, "-o", dir+"/",
-		BuildKitModule+"/cmd/buildkitd", BuildKitModule+"/cmd/buildctl")
+		module+"/cmd/buildkitd", module+"/cmd/buildctl")
 	if err != nil {
 		return refused(version, out, err)
 	}
-	modDir, err := goCmd(ctx, src, "list", "-m", "-f", "{{.Dir}}", BuildKitModule)
+	modDir, err := goCmd(ctx, src, "list", "-m", "-f", "{{.Dir}}", module)
 	if err != nil {
 		return fmt.Errorf("locate module source: %w: %s", err, tail(modDir, 5))
 	}
@@ -103,9 +103,9 @@ func refused(version string, out []byte, err error) error {
 	return fmt.Errorf("go: %w\n%s", err, tail(out, 15))
 }
 
-// moduleSum returns the go.sum hash of BuildKit's module at version.
-func moduleSum(sum []byte, version string) string {
-	prefix := BuildKitModule + " " + version + " "
+// moduleSum returns the go.sum hash of module at version.
+func moduleSum(sum []byte, module, version string) string {
+	prefix := module + " " + version + " "
 	for _, line := range strings.Split(string(sum), "\n") {
 		if strings.HasPrefix(line, prefix) {
 			return strings.TrimPrefix(line, prefix)
@@ -114,9 +114,9 @@ func moduleSum(sum []byte, version string) string {
 	return ""
 }
 
-// LatestBuildKit asks the Go module proxy for the newest BuildKit release:
-// what "latest" means offline.
-func LatestBuildKit(ctx context.Context) (string, error) {
+// Latest asks the Go module proxy for the newest release of module: what a
+// BuildKit version "latest" means offline.
+func Latest(ctx context.Context, module string) (string, error) {
 	dir, err := os.MkdirTemp("", "repro-matrix-latest-")
 	if err != nil {
 		return "", err
@@ -125,13 +125,13 @@ func LatestBuildKit(ctx context.Context) (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module latest.local\n"), 0o644); err != nil {
 		return "", err
 	}
-	out, err := goCmd(ctx, dir, "list", "-m", "-f", "{{.Version}}", BuildKitModule+"@latest")
+	out, err := goCmd(ctx, dir, "list", "-m", "-f", "{{.Version}}", module+"@latest")
 	if err != nil {
-		return "", fmt.Errorf("resolve %s@latest: %w: %s", BuildKitModule, err, tail(out, 5))
+		return "", fmt.Errorf("resolve %s@latest: %w: %s", module, err, tail(out, 5))
 	}
 	v := strings.TrimSpace(string(out))
 	if !semver.IsValid(v) {
-		return "", fmt.Errorf("resolve %s@latest: proxy answered %q", BuildKitModule, v)
+		return "", fmt.Errorf("resolve %s@latest: proxy answered %q", module, v)
 	}
 	return v, nil
 }

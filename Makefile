@@ -1,0 +1,66 @@
+# repro-matrix: two commands on a fresh machine.
+#   make matrix   runs the reproducibility matrix (offline `local` profile by default)
+#   make test     runs the tests: unit, fuzz smoke, and end to end on real engines
+#
+# Both set the host up first (hack/setup-host.sh: packages, dockerd, host fixes).
+
+PROFILE ?= local
+LABELS  ?=
+PROCS   ?= 2
+REPORTS ?= $(CURDIR)/reports
+MATRIX  ?= $(CURDIR)/matrix.yaml
+FUZZTIME ?= 20s
+
+GO      ?= go
+GINKGO  := $(GO) tool ginkgo
+export TESTCONTAINERS_RYUK_DISABLED := true
+
+.PHONY: all setup build matrix goldens test unit e2e suite-e2e fuzz lint bench clean
+
+all: build
+
+setup:
+	@bash hack/setup-host.sh
+
+build:
+	$(GO) build -o bin/repro-matrix ./cmd/repro-matrix
+
+# The main job: every cell of PROFILE, reports in $(REPORTS).
+matrix: setup build
+	bin/repro-matrix validate $(MATRIX)
+	$(GINKGO) -p --procs=$(PROCS) --tags matrix --timeout=3h $(if $(LABELS),--label-filter='$(LABELS)') \
+		./suites/matrix -- -matrix=$(MATRIX) -profile=$(PROFILE) -reports=$(REPORTS)
+
+# Rewrite the golden digests from the last run's results and show what changed.
+goldens: build
+	bin/repro-matrix goldens --matrix $(MATRIX) $(REPORTS)/results.json
+
+test: setup lint unit fuzz e2e suite-e2e
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags e2e,matrix ./...
+	$(GO) tool actionlint
+
+unit:
+	$(GO) test -count=1 ./...
+
+# The tarball reader must survive arbitrary input: a short fuzz run.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime $(FUZZTIME) ./internal/oci
+
+# End to end on real engines: the build core under host Docker and Podman,
+# then the Ginkgo suite on a small matrix (and a non-reproducible fixture).
+e2e:
+	$(GO) test -count=1 -tags e2e -timeout 60m ./internal/...
+
+suite-e2e:
+	$(GO) test -count=1 -tags e2e -timeout 60m ./suites/...
+
+bench:
+	bash bench/analyze.sh
+
+clean:
+	rm -rf bin
+	find reports -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

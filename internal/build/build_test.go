@@ -1,0 +1,226 @@
+package build
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/repro-matrix/repro-matrix/internal/engine"
+)
+
+func TestSourceDateEpoch(t *testing.T) {
+	cases := []struct {
+		epoch, datetime string
+		want            int64
+		err             string
+	}{
+		{epoch: "1700000000", want: 1700000000},
+		{epoch: "0", want: 0},
+		{datetime: "2024-05-01", want: 1714521600},
+		{datetime: "2024-05-01T12:00:00", want: 1714564800},
+		{datetime: "2024-05-01 12:00:00", want: 1714564800},
+		{datetime: "2024-05-01T12:00:00+02:00", want: 1714557600},
+		{datetime: "2024-05-01T12:00:00Z", want: 1714564800},
+		{datetime: "2024-05-01T12:00", want: 1714564800},
+		{epoch: "1", datetime: "2024-05-01", err: "not both"},
+		{err: "--source-date-epoch"},
+		{epoch: "-5", err: "--source-date-epoch"},
+		{epoch: "12abc", err: "--source-date-epoch"},
+		{datetime: "May 1st", err: "--datetime"},
+		{datetime: "1960-01-01", err: "before 1970"},
+	}
+	for _, c := range cases {
+		got, err := SourceDateEpoch(c.epoch, c.datetime)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("(%q, %q): err %v, want one naming %q", c.epoch, c.datetime, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("(%q, %q) = %d, %v; want %d", c.epoch, c.datetime, got, err, c.want)
+		}
+	}
+}
+
+// fixture returns options for a context folder with a Dockerfile.
+func fixture(t *testing.T, rt engine.Kind) Options {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	return Options{Runtime: rt, Context: dir, Output: filepath.Join(dir, "image.tar"), SourceDateEpoch: 1700000000,
+		BuildKitImage: "moby/buildkit:v0.19.0"}
+}
+
+func TestValidateRefusesWhatTheRuntimeCannotHonour(t *testing.T) {
+	cases := []struct {
+		name   string
+		rt     engine.Kind
+		change func(*Options)
+		want   string
+	}{
+		{"rootless docker", engine.Docker, func(o *Options) { o.Rootless = true }, "--rootless"},
+		{"buildkit args docker", engine.Docker, func(o *Options) { o.BuildKitArgs = []string{"--debug"} }, "--buildkit-args"},
+		{"buildx args podman", engine.Podman, func(o *Options) { o.BuildxArgs = []string{"--debug"} }, "--buildx-args"},
+		{"builder podman", engine.Podman, func(o *Options) { o.Builder = "x" }, "--builder"},
+		{"labels docker", engine.Docker, func(o *Options) { o.Labels = []string{"a=b"} }, "--label"},
+	}
+	for _, c := range cases {
+		o := fixture(t, c.rt)
+		c.change(&o)
+		err := o.Validate()
+		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err %v, want ErrUnsupported naming %s", c.name, err, c.want)
+		}
+	}
+}
+
+func TestValidateNamesBadInput(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(*Options)
+		want   string
+	}{
+		{"runtime", func(o *Options) { o.Runtime = "rkt" }, "--runtime"},
+		{"context", func(o *Options) { o.Context = "/nonexistent" }, "CONTEXT"},
+		{"file", func(o *Options) { o.File = "/nonexistent/Dockerfile" }, "--file"},
+		{"output", func(o *Options) { o.Output = "/nonexistent/dir/x.tar" }, "--output"},
+		{"image", func(o *Options) { o.BuildKitImage = "UPPER/Case::" }, "--buildkit-image"},
+		{"exporter", func(o *Options) { o.Exporter = "tar" }, "--exporter"},
+		{"build arg", func(o *Options) { o.BuildArgs = []string{"NOEQUALS"} }, "--build-arg"},
+		{"sde as build arg", func(o *Options) { o.BuildArgs = []string{"SOURCE_DATE_EPOCH=1"} }, "--build-arg"},
+		{"annotation", func(o *Options) { o.Annotations = []string{"=v"} }, "--annotation"},
+		{"config", func(o *Options) { o.BuildkitdConfig = "/nonexistent.toml" }, "--buildkitd-config"},
+	}
+	for _, c := range cases {
+		o := fixture(t, engine.Docker)
+		c.change(&o)
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err %v, want one naming %s", c.name, err, c.want)
+		}
+	}
+}
+
+func TestDockerPlan(t *testing.T) {
+	o := fixture(t, engine.Docker)
+	o.Tag, o.Platform, o.NoCache, o.HostNetwork = "app:1", "linux/arm64", true, true
+	o.BuildArgs, o.Annotations = []string{"A=1"}, []string{"org.opencontainers.image.title=x"}
+	o.Exporter = ExporterOCI
+	yes := true
+	o.OCIMediaTypes = &yes
+	o.BuildxArgs = []string{"--progress=plain"}
+	var out bytes.Buffer
+	if err := DryRun(&out, o); err != nil {
+		t.Fatal(err)
+	}
+	b := o.builderName()
+	want := []string{
+		"# unless `docker buildx inspect " + b + "` succeeds:",
+		"docker buildx create --name " + b + " --driver docker-container --driver-opt image=moby/buildkit:v0.19.0 --driver-opt network=host",
+		"docker buildx --builder " + b + " build --build-arg SOURCE_DATE_EPOCH=1700000000 --build-arg A=1 --annotation org.opencontainers.image.title=x" +
+			" --provenance false --output type=oci,dest=" + o.Output + ",rewrite-timestamp=true,oci-mediatypes=true --no-cache --pull -t app:1 --platform linux/arm64 --progress=plain " + o.Context,
+	}
+	if got := strings.Split(strings.TrimSpace(out.String()), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("dry run:\n%s\nwant:\n%s", out.String(), strings.Join(want, "\n"))
+	}
+	if !strings.HasPrefix(b, "repro-matrix-build-") {
+		t.Errorf("builder %s does not start with repro-matrix", b)
+	}
+}
+
+func TestBuilderNameFollowsImageAndConfig(t *testing.T) {
+	o := fixture(t, engine.Docker)
+	a := o.builderName()
+	o.BuildKitImage = "moby/buildkit:v0.20.0"
+	if o.builderName() == a {
+		t.Error("same builder for two images")
+	}
+	cfg := filepath.Join(t.TempDir(), "buildkitd.toml")
+	os.WriteFile(cfg, []byte("[registry.\"x\"]\nhttp = true\n"), 0o644)
+	o.BuildkitdConfig = cfg
+	b := o.builderName()
+	os.WriteFile(cfg, []byte("debug = true\n"), 0o644)
+	if o.builderName() == b {
+		t.Error("same builder for two configs")
+	}
+}
+
+func TestPodmanPlan(t *testing.T) {
+	o := fixture(t, engine.Podman)
+	o.Tag, o.Platform = "app:1", "linux/amd64"
+	o.File = filepath.Join(o.Context, "Dockerfile")
+	o.BuildArgs, o.Annotations = []string{"A=1"}, []string{"k=v"}
+	o.BuildKitArgs = []string{"--progress", "plain"}
+	o.Labels = []string{"org.repro-matrix.run=r1"}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	steps := o.Plan(filepath.Join(filepath.Dir(o.Output), ".image.tar.partial-x"))
+	if len(steps) != 1 {
+		t.Fatalf("want one step, got %d", len(steps))
+	}
+	got := steps[0].String("podman")
+	for _, want := range []string{
+		"podman run --rm --name repro-matrix-build-image-tar-partial-x --label org.repro-matrix.run=r1",
+		"-v " + CacheVolume + ":/tmp/cache",
+		"-v " + o.Context + ":/tmp/work:ro",
+		"--entrypoint buildctl-daemonless.sh --privileged",
+		"-v " + o.File + ":/tmp/dockerfile/Dockerfile:ro",
+		"docker.io/moby/buildkit:v0.19.0 build --frontend dockerfile.v0 --local context=/tmp/work --local dockerfile=/tmp/dockerfile",
+		"--opt build-arg:SOURCE_DATE_EPOCH=1700000000 --opt build-arg:A=1",
+		"--output type=docker,dest=/tmp/image/.image.tar.partial-x,rewrite-timestamp=true,name=app:1,annotation.k=v",
+		"--export-cache type=local,mode=max,dest=/tmp/cache --import-cache type=local,src=/tmp/cache",
+		"--opt platform=linux/amd64 --progress plain",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("podman command lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestPodmanRootlessAndNoCache(t *testing.T) {
+	o := fixture(t, engine.Podman)
+	o.Rootless, o.NoCache = true, true
+	o.BuildKitImage = "localhost/repro-matrix/buildkit:v0.19.0-rootless"
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	got := o.Plan("/out/.x")[0].String("podman")
+	for _, want := range []string{"--userns keep-id:uid=1000,gid=1000", "seccomp=unconfined", "BUILDKITD_FLAGS=--oci-worker-no-process-sandbox",
+		" localhost/repro-matrix/buildkit:v0.19.0-rootless build", "--no-cache"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lacks %q:\n%s", want, got)
+		}
+	}
+	for _, not := range []string{"--privileged", CacheVolume} {
+		if strings.Contains(got, not) {
+			t.Errorf("has %q:\n%s", not, got)
+		}
+	}
+}
+
+func TestPodmanImage(t *testing.T) {
+	for in, want := range map[string]string{
+		"moby/buildkit:v0.19.0":                   "docker.io/moby/buildkit:v0.19.0",
+		"docker.io/moby/buildkit:v0.19.0":         "docker.io/moby/buildkit:v0.19.0",
+		"localhost/repro-matrix/buildkit:v1":      "localhost/repro-matrix/buildkit:v1",
+		"127.0.0.1:5000/buildkit:v1":              "127.0.0.1:5000/buildkit:v1",
+		"quay.io/x/buildkit@sha256:" + hex64('a'): "quay.io/x/buildkit@sha256:" + hex64('a'),
+		"buildkit": "docker.io/buildkit",
+	} {
+		if got := podmanImage(in); got != want {
+			t.Errorf("podmanImage(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func hex64(c byte) string { return strings.Repeat(string(c), 64) }
+
+func TestShellJoin(t *testing.T) {
+	got := shellJoin([]string{"a", "b c", "it's", "", "x=1,y=2"})
+	if want := `a 'b c' 'it'\''s' '' x=1,y=2`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}

@@ -1,0 +1,368 @@
+package matrix
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+)
+
+// Axis is one dimension of the matrix.
+type Axis string
+
+// The axes, in the order they appear in cell names.
+const (
+	AxisFixture  Axis = "fixture"
+	AxisPlatform Axis = "platform"
+	AxisEngine   Axis = "engine"
+	AxisBuildKit Axis = "buildkit"
+	AxisExporter Axis = "exporter"
+)
+
+// Axes lists the axes in cell-name order.
+var Axes = []Axis{AxisFixture, AxisPlatform, AxisEngine, AxisBuildKit, AxisExporter}
+
+// Cell is one build of the matrix. Its entries point into the Matrix it was
+// expanded from.
+type Cell struct {
+	Fixture  *Fixture
+	Platform string // "linux/amd64"
+	Engine   *Engine
+	BuildKit *BuildKit
+	Exporter *Exporter
+}
+
+// Value is the cell's value on axis a, as it appears in names: the entry's
+// name, or the platform with "/" replaced by "-".
+func (c Cell) Value(a Axis) string {
+	switch a {
+	case AxisFixture:
+		return c.Fixture.Name
+	case AxisPlatform:
+		return PlatformSlug(c.Platform)
+	case AxisEngine:
+		return c.Engine.Name
+	case AxisBuildKit:
+		return c.BuildKit.Name
+	case AxisExporter:
+		return c.Exporter.Name
+	}
+	return ""
+}
+
+// Name is the cell's spec name, every axis in the fixed order of Axes:
+// "fixture=scratch-copy/platform=linux-amd64/engine=docker-26.1.5/buildkit=v0.19.0/exporter=docker".
+func (c Cell) Name() string { return c.join(Axes...) }
+
+// Group is the name of the cells that must agree on one digest: fixture,
+// platform and exporter ("fixture=x/platform=linux-amd64/exporter=docker").
+func (c Cell) Group() string { return c.join(AxisFixture, AxisPlatform, AxisExporter) }
+
+func (c Cell) join(axes ...Axis) string {
+	parts := make([]string, len(axes))
+	for i, a := range axes {
+		parts[i] = string(a) + "=" + c.Value(a)
+	}
+	return strings.Join(parts, "/")
+}
+
+// GoldenKey is the cell's key in its fixture's golden.yaml.
+func (c Cell) GoldenKey() string { return GoldenKey(c.Platform, c.Exporter.Name) }
+
+// Labels are Ginkgo labels for the cell, one per axis plus the engine's
+// kind: "fixture:x", "platform:linux-amd64", "engine:docker-20.10.24",
+// "buildkit:v0.19.0", "exporter:docker", "kind:docker". None contains the
+// characters Ginkgo forbids in labels (&|!,()/).
+func (c Cell) Labels() []string {
+	labels := make([]string, 0, len(Axes)+1)
+	for _, a := range Axes {
+		labels = append(labels, string(a)+":"+c.Value(a))
+	}
+	return append(labels, "kind:"+string(c.Engine.Kind))
+}
+
+func (c Cell) String() string { return c.Name() }
+
+// Expand returns the cells of the named profile (see Profile) in a
+// deterministic order: fixtures, each fixture's platforms, engines,
+// BuildKits and exporters, each in the order of the file. An unknown profile
+// is an error that lists the known ones (ErrUnknownProfile); a profile
+// without cells is an error too (ErrEmptyExpansion).
+func (m *Matrix) Expand(profile string) ([]Cell, error) {
+	p, ok := m.Profiles[profile]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownProfile, profile, strings.Join(m.ProfileNames(), ", "))
+	}
+	cells, errs := m.expand(p)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("profile %q: %s", profile, errs[0].msg)
+	}
+	if len(cells) == 0 {
+		return nil, fmt.Errorf("profile %q %w", profile, ErrEmptyExpansion)
+	}
+	return cells, nil
+}
+
+// ProfileNames lists the profiles, sorted.
+func (m *Matrix) ProfileNames() []string { return sortedKeys(m.Profiles) }
+
+// selError is a problem with one entry of a profile list.
+type selError struct {
+	list  string // "engines", "include", ...
+	index int
+	msg   string
+}
+
+// expand computes a profile's cells and the problems of its lists.
+func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
+	var errs []selError
+	collect := func(list string, e []selError) {
+		for _, x := range e {
+			x.list = list
+			errs = append(errs, x)
+		}
+	}
+	engines, e := selectEntries(m.Engines, p.Engines, "engine", func(x *Engine) string { return x.Name },
+		map[string]func(*Engine) bool{
+			SelectHost:      func(x *Engine) bool { return x.Where == Host },
+			SelectContainer: func(x *Engine) bool { return x.Where == Container },
+		})
+	collect("engines", e)
+	buildkits, e := selectEntries(m.BuildKits, p.BuildKits, "BuildKit", func(x *BuildKit) string { return x.Name },
+		map[string]func(*BuildKit) bool{
+			SelectPinned:    func(x *BuildKit) bool { return x.Pinned },
+			SelectCandidate: func(x *BuildKit) bool { return x.Candidate },
+		})
+	collect("buildkits", e)
+	fixtures, e := selectEntries(m.Fixtures, p.Fixtures, "fixture", func(x *Fixture) string { return x.Name }, nil)
+	collect("fixtures", e)
+	exporters, e := selectEntries(m.Exporters, p.Exporters, "exporter", func(x *Exporter) string { return x.Name }, nil)
+	collect("exporters", e)
+
+	known := m.platforms()
+	for i, pl := range p.Platforms {
+		if _, err := ParsePlatform(pl); err != nil {
+			errs = append(errs, selError{"platforms", i, err.Error()})
+		} else if !slices.Contains(known, pl) {
+			errs = append(errs, selError{"platforms", i, fmt.Sprintf("no fixture is built for %s (fixtures' platforms: %s)", pl, strings.Join(known, ", "))})
+		}
+	}
+	parse := func(list string, raw []string) []Pattern {
+		var out []Pattern
+		for i, s := range raw {
+			pat, err := m.parseKnownPattern(s)
+			if err != nil {
+				errs = append(errs, selError{list, i, err.Error()})
+				continue
+			}
+			out = append(out, pat)
+		}
+		return out
+	}
+	include, exclude := parse("include", p.Include), parse("exclude", p.Exclude)
+
+	var cells []Cell
+	for _, f := range m.Fixtures {
+		if f == nil {
+			continue
+		}
+		for _, pl := range f.Platforms {
+			for _, en := range m.Engines {
+				for _, bk := range m.BuildKits {
+					for _, ex := range m.Exporters {
+						if en == nil || bk == nil || ex == nil {
+							continue
+						}
+						c := Cell{Fixture: f, Platform: pl, Engine: en, BuildKit: bk, Exporter: ex}
+						in := fixtures[f] && engines[en] && buildkits[bk] && exporters[ex] &&
+							(len(p.Platforms) == 0 || slices.Contains(p.Platforms, pl))
+						if !in && !matchesAny(include, c) || matchesAny(exclude, c) {
+							continue
+						}
+						cells = append(cells, c)
+					}
+				}
+			}
+		}
+	}
+	return cells, errs
+}
+
+func matchesAny(patterns []Pattern, c Cell) bool {
+	for _, p := range patterns {
+		if p.Matches(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// selectEntries resolves a profile list (names, globs, role selectors) into
+// the set of entries it selects. An empty list selects all.
+func selectEntries[T comparable](entries []T, list []string, noun string, name func(T) string, roles map[string]func(T) bool) (map[T]bool, []selError) {
+	var zero T
+	selected := map[T]bool{}
+	if len(list) == 0 {
+		for _, x := range entries {
+			if x != zero {
+				selected[x] = true
+			}
+		}
+		return selected, nil
+	}
+	var errs []selError
+	var names []string
+	for _, x := range entries {
+		if x != zero && !slices.Contains(names, name(x)) {
+			names = append(names, name(x))
+		}
+	}
+	for i, s := range list {
+		if strings.HasPrefix(s, "@") {
+			role, ok := roles[s]
+			if !ok {
+				errs = append(errs, selError{index: i, msg: fmt.Sprintf("unknown selector %q (known: %s)", s, strings.Join(sortedKeys(roles), ", "))})
+				continue
+			}
+			for _, x := range entries {
+				if x != zero && role(x) {
+					selected[x] = true
+				}
+			}
+			continue
+		}
+		if _, err := path.Match(s, ""); err != nil {
+			errs = append(errs, selError{index: i, msg: fmt.Sprintf("bad glob %q: %v", s, err)})
+			continue
+		}
+		found := false
+		for _, x := range entries {
+			if x == zero {
+				continue
+			}
+			if ok, _ := path.Match(s, name(x)); ok {
+				selected[x] = true
+				found = true
+			}
+		}
+		if !found {
+			errs = append(errs, selError{index: i, msg: fmt.Sprintf("%q matches no %s (known: %s)", s, noun, strings.Join(names, ", "))})
+		}
+	}
+	return selected, errs
+}
+
+// platforms lists every fixture platform once, in order of appearance.
+func (m *Matrix) platforms() []string {
+	var out []string
+	for _, f := range m.Fixtures {
+		if f == nil {
+			continue
+		}
+		for _, p := range f.Platforms {
+			if _, err := ParsePlatform(p); err == nil && !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// axisValues lists the values the matrix has on axis a, as in cell names.
+func (m *Matrix) axisValues(a Axis) []string {
+	var out []string
+	switch a {
+	case AxisFixture:
+		for _, f := range m.Fixtures {
+			if f != nil {
+				out = append(out, f.Name)
+			}
+		}
+	case AxisPlatform:
+		for _, p := range m.platforms() {
+			out = append(out, PlatformSlug(p))
+		}
+	case AxisEngine:
+		for _, e := range m.Engines {
+			if e != nil {
+				out = append(out, e.Name)
+			}
+		}
+	case AxisBuildKit:
+		for _, b := range m.BuildKits {
+			if b != nil {
+				out = append(out, b.Name)
+			}
+		}
+	case AxisExporter:
+		for _, e := range m.Exporters {
+			if e != nil {
+				out = append(out, e.Name)
+			}
+		}
+	}
+	return out
+}
+
+// parseKnownPattern parses s and checks that each of its globs matches some
+// value of its axis, so that a typo is an error rather than a rule that
+// never applies.
+func (m *Matrix) parseKnownPattern(s string) (Pattern, error) {
+	pat, err := ParsePattern(s)
+	if err != nil {
+		return pat, err
+	}
+	for _, a := range Axes {
+		g, ok := pat.globs[a]
+		if !ok {
+			continue
+		}
+		values := m.axisValues(a)
+		if !slices.ContainsFunc(values, func(v string) bool { ok, _ := path.Match(g, v); return ok }) {
+			return pat, fmt.Errorf("%s=%s matches no %s (known: %s)", a, g, a, strings.Join(values, ", "))
+		}
+	}
+	return pat, nil
+}
+
+// KnownDivergence returns the first known divergence that matches c, or nil.
+func (m *Matrix) KnownDivergence(c Cell) *KnownDivergence {
+	for _, k := range m.KnownDivergences {
+		if k != nil && k.Matches(c) {
+			return k
+		}
+	}
+	return nil
+}
+
+// Cell finds the cell with the given name (as Cell.Name prints it) in the
+// whole matrix, whatever the profile.
+func (m *Matrix) Cell(name string) (Cell, error) {
+	pat, err := ParsePattern(name)
+	if err != nil {
+		return Cell{}, fmt.Errorf("%w %q: %v", ErrUnknownCell, name, err)
+	}
+	for _, a := range Axes {
+		if _, ok := pat.globs[a]; !ok {
+			return Cell{}, fmt.Errorf("%w %q: no %s", ErrUnknownCell, name, a)
+		}
+	}
+	for _, f := range m.Fixtures {
+		for _, pl := range f.Platforms {
+			for _, en := range m.Engines {
+				for _, bk := range m.BuildKits {
+					for _, ex := range m.Exporters {
+						if f == nil || en == nil || bk == nil || ex == nil {
+							continue
+						}
+						c := Cell{Fixture: f, Platform: pl, Engine: en, BuildKit: bk, Exporter: ex}
+						if !slices.ContainsFunc(Axes, func(a Axis) bool { return c.Value(a) != pat.globs[a] }) {
+							return c, nil
+						}
+					}
+				}
+			}
+		}
+	}
+	return Cell{}, fmt.Errorf("%w %q", ErrUnknownCell, name)
+}

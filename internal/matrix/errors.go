@@ -1,0 +1,169 @@
+package matrix
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Sentinel errors; match them with errors.Is.
+var (
+	// ErrInvalid is wrapped by every ValidationErrors.
+	ErrInvalid = errors.New("invalid matrix")
+	// ErrUnknownProfile: Expand was asked for a profile the matrix lacks.
+	ErrUnknownProfile = errors.New("unknown profile")
+	// ErrEmptyExpansion: a profile selects no cells.
+	ErrEmptyExpansion = errors.New("expands to no cells")
+	// ErrMalformedDigest: not sha256:<64 lowercase hex>.
+	ErrMalformedDigest = errors.New("malformed digest")
+	// ErrUnknownCell: a cell name that the matrix cannot build.
+	ErrUnknownCell = errors.New("unknown cell")
+)
+
+// FieldError is one problem in the matrix, at a field path such as
+// "engines[2].version" or "profiles.local.engines[1]".
+type FieldError struct {
+	Field string // the field path; "" for the file as a whole
+	Line  int    // the line in the file, when known
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, " (line %d)", e.Line)
+	}
+	return b.String()
+}
+
+// ValidationErrors is every problem found while loading a matrix, in the
+// order of the file. Its Error is one "field.path: message" per line.
+type ValidationErrors []*FieldError
+
+func (v ValidationErrors) Error() string {
+	lines := make([]string, len(v))
+	for i, e := range v {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Is makes errors.Is(err, ErrInvalid) true for any ValidationErrors.
+func (v ValidationErrors) Is(target error) bool { return target == ErrInvalid }
+
+// Fields returns the field paths of the problems, for tests and tools.
+func (v ValidationErrors) Fields() []string {
+	out := make([]string, len(v))
+	for i, e := range v {
+		out[i] = e.Field
+	}
+	return out
+}
+
+// problems collects FieldErrors. Problems under a path already reported as
+// broken (a value of the wrong shape, dropped during decoding) are not
+// reported again: "engines[0]: want a mapping" says enough.
+type problems struct {
+	errs   ValidationErrors
+	broken []string
+	lines  map[string]int // field path -> line, filled by the decoder
+}
+
+func (p *problems) add(field string, format string, args ...any) {
+	p.addLine(field, p.line(field), format, args...)
+}
+
+// addLine adds a problem at an explicit line; a negative line means none
+// (for problems in other files, whose message names file and line).
+func (p *problems) addLine(field string, line int, format string, args ...any) {
+	for _, b := range p.broken {
+		if under(field, b) {
+			return
+		}
+	}
+	if line < 0 {
+		line = 0
+	}
+	p.errs = append(p.errs, &FieldError{Field: field, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// markBroken reports a problem at field and silences later ones under it.
+func (p *problems) markBroken(field string, line int, format string, args ...any) {
+	p.addLine(field, line, format, args...)
+	p.broken = append(p.broken, field)
+}
+
+// line is the line of field, or of its nearest ancestor that has one.
+func (p *problems) line(field string) int {
+	for f := field; f != ""; f = parent(f) {
+		if l, ok := p.lines[f]; ok {
+			return l
+		}
+	}
+	return 0
+}
+
+// sorted orders the problems as the file is: by section (engines,
+// buildkits, fixtures, exporters, profiles, knownDivergences), then by entry,
+// keeping the order of discovery within an entry.
+func (p *problems) sorted() ValidationErrors {
+	sections := []string{"", "engines", "buildkits", "fixtures", "exporters", "profiles", "knownDivergences"}
+	key := func(field string) (int, int) {
+		top := field
+		if i := strings.IndexAny(top, ".["); i >= 0 {
+			top = top[:i]
+		}
+		rank := slices.Index(sections, top)
+		if rank < 0 {
+			rank = len(sections)
+		}
+		index := -1
+		if rest, ok := strings.CutPrefix(field, top+"["); ok {
+			if end := strings.IndexByte(rest, ']'); end >= 0 {
+				if n, err := strconv.Atoi(rest[:end]); err == nil {
+					index = n
+				}
+			}
+		}
+		return rank, index
+	}
+	slices.SortStableFunc(p.errs, func(a, b *FieldError) int {
+		ra, ia := key(a.Field)
+		rb, ib := key(b.Field)
+		if ra != rb {
+			return cmp.Compare(ra, rb)
+		}
+		return cmp.Compare(ia, ib)
+	})
+	return p.errs
+}
+
+// under reports whether field is path or inside it.
+func under(field, path string) bool {
+	if !strings.HasPrefix(field, path) {
+		return false
+	}
+	rest := field[len(path):]
+	return rest == "" || rest[0] == '.' || rest[0] == '['
+}
+
+// parent is the path one level up: "a.b[2]" -> "a.b" -> "a" -> "".
+func parent(field string) string {
+	if strings.HasSuffix(field, "]") {
+		if i := strings.LastIndex(field, "["); i >= 0 {
+			return field[:i]
+		}
+	}
+	if i := strings.LastIndex(field, "."); i >= 0 {
+		return field[:i]
+	}
+	return ""
+}

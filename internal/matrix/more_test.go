@@ -1,0 +1,128 @@
+package matrix
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestLoadInline covers more rules with matrices written by the test: the
+// base below is valid, and each case changes one thing.
+func TestLoadInline(t *testing.T) {
+	const pin = `"moby/buildkit:v0.19.0@sha256:14aa1b4dd92ea0a4cd03a54d0c6079046ea98cd0c0ae6176bdd7036ba370cbbe"`
+	base := `engines:
+  - {kind: docker, version: 20.10.24}
+buildkits:
+  - {version: v0.19.0, pinned: true, image: ` + pin + `}
+fixtures:
+  - {name: f, sourceDateEpoch: 0}
+exporters:
+  - {name: docker, type: docker}
+profiles:
+  all: {}
+`
+	tests := []struct {
+		name, old, new string
+		golden         string   // golden.yaml of fixture f, if any
+		dockerfile     string   // the Dockerfile of fixture f; default FROM scratch
+		fields         []string // nil: valid
+		msg            string
+	}{
+		{name: "base"},
+		{name: "anchors and merge keys", old: "  - {kind: docker, version: 20.10.24}\n",
+			new: "  - &d {kind: docker, version: 20.10.24}\n  - {<<: *d, version: 26.1.5, image: \"docker:26.1.5-dind@sha256:" + strings.Repeat("a", 64) + "\", offline: {suite: trixie}}\n"},
+		{name: "rootless pinned tag", old: "v0.19.0@", new: "v0.19.0-rootless@"},
+		{name: "golden", golden: "linux/amd64/docker: sha256:" + strings.Repeat("f", 64) + "\n"},
+		{name: "unknown top-level key", old: "profiles:", new: "enignes: []\nprofiles:", fields: []string{"enignes"}, msg: `unknown field "enignes"`},
+		{name: "unknown profile key", old: "all: {}", new: "all: {engine: [x]}", fields: []string{"profiles.all.engine"}, msg: "known: buildkits, description, engines"},
+		{name: "engine tag", old: "  - {kind: docker, version: 20.10.24}\n",
+			new:    "  - {kind: docker, version: 26.1.5, image: \"docker:27.0.0-dind@sha256:" + strings.Repeat("a", 64) + "\", offline: {suite: trixie}}\n",
+			fields: []string{"engines[0].image"}, msg: `tag "27.0.0-dind" disagrees with version 26.1.5`},
+		{name: "engine not pinned", old: "  - {kind: docker, version: 20.10.24}\n",
+			new:    "  - {kind: podman, version: 5.4.2, image: \"quay.io/podman/stable:v5.4.2\", offline: {suite: trixie}}\n",
+			fields: []string{"engines[0].image"}, msg: "is not pinned"},
+		{name: "host engine with image", old: "20.10.24}", new: "20.10.24, where: host, image: docker:20.10.24}", fields: []string{"engines[0].image"}, msg: "only container engines"},
+		{name: "bad suite", old: "  - {kind: docker, version: 20.10.24}\n",
+			new:    "  - {kind: docker, version: 26.1.5, image: \"docker:26.1.5-dind@sha256:" + strings.Repeat("a", 64) + "\", offline: {suite: buster}}\n",
+			fields: []string{"engines[0].offline.suite"}, msg: `"buster"`},
+		{name: "pinned latest", old: "{version: v0.19.0, pinned: true, image: " + pin + "}", new: "{version: latest, pinned: true, image: moby/buildkit:latest}",
+			fields: []string{"buildkits[0].pinned", "buildkits[0].image"}, msg: "latest cannot be pinned"},
+		{name: "candidate latest", old: "buildkits:\n", new: "buildkits:\n  - {version: latest, candidate: true}\n", fields: []string{"buildkits[0].candidate"}, msg: "latest cannot be the candidate"},
+		{name: "latest tag", old: "buildkits:\n", new: "buildkits:\n  - {version: latest, image: moby/buildkit:v0.26.3}\n", fields: []string{"buildkits[0].image"}, msg: "want tag latest or rootless"},
+		{name: "SOURCE_DATE_EPOCH build arg", old: "sourceDateEpoch: 0}", new: "sourceDateEpoch: 0, buildArgs: {SOURCE_DATE_EPOCH: \"1\"}}",
+			fields: []string{"fixtures[0].buildArgs.SOURCE_DATE_EPOCH"}, msg: "set sourceDateEpoch or datetime instead"},
+		{name: "bad datetime", old: "sourceDateEpoch: 0}", new: "datetime: 01/02/2025}", fields: []string{"fixtures[0].datetime"}, msg: "want an ISO 8601 date"},
+		{name: "date", old: "sourceDateEpoch: 0}", new: "datetime: 2025-01-01}"},
+		{name: "base", dockerfile: "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n", old: "sourceDateEpoch: 0}",
+			new: "sourceDateEpoch: 0, base: {suite: bookworm, image: \"debian:bookworm-slim@sha256:" + strings.Repeat("d", 64) + "\"}}"},
+		{name: "base missing", dockerfile: "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n", fields: []string{"fixtures[0].base"}, msg: "the Dockerfile declares ARG BASE_IMAGE"},
+		{name: "base suite and image", old: "sourceDateEpoch: 0}", new: "sourceDateEpoch: 0, base: {suite: jessie, image: debian:bookworm}}",
+			fields: []string{"fixtures[0].base.suite", "fixtures[0].base.image"}, msg: `"jessie"`},
+		{name: "BASE_IMAGE build arg", old: "sourceDateEpoch: 0}", new: "sourceDateEpoch: 0, buildArgs: {BASE_IMAGE: x}}",
+			fields: []string{"fixtures[0].buildArgs.BASE_IMAGE"}, msg: "set base instead"},
+		{name: "golden for an unknown exporter", golden: "linux/amd64/oci: sha256:" + strings.Repeat("f", 64) + "\n",
+			fields: []string{"fixtures[0].goldens[linux/amd64/oci]"}, msg: `no exporter is named "oci"`},
+		{name: "golden for another platform", golden: "linux/arm64/docker: sha256:" + strings.Repeat("f", 64) + "\n",
+			fields: []string{"fixtures[0].goldens[linux/arm64/docker]"}, msg: "not one of the fixture's platforms"},
+		{name: "pattern value matches nothing", old: "all: {}", new: "all: {exclude: [engine=dokcer-*]}", fields: []string{"profiles.all.exclude[0]"}, msg: "engine=dokcer-* matches no engine"},
+		{name: "bad profile name", old: "all: {}", new: "all: {}\n  \"a/b\": {}", fields: []string{"profiles.a/b"}, msg: "profile name"},
+		{name: "platform in no fixture", old: "all: {}", new: "all: {platforms: [linux/arm64]}", fields: []string{"profiles.all.platforms[0]"}, msg: "no fixture is built for linux/arm64"},
+		{name: "two documents", old: "all: {}", new: "all: {}\n---\nx: 1", fields: []string{}, msg: "second YAML document"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(dir, "fixtures", "f"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			dockerfile := "FROM scratch\n"
+			if tt.dockerfile != "" {
+				dockerfile = tt.dockerfile
+			}
+			if err := os.WriteFile(filepath.Join(dir, "fixtures", "f", "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if tt.golden != "" {
+				if err := os.WriteFile(filepath.Join(dir, "fixtures", "f", "golden.yaml"), []byte(tt.golden), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			text := base
+			if tt.old != "" {
+				if !strings.Contains(base, tt.old) {
+					t.Fatalf("base lacks %q", tt.old)
+				}
+				text = strings.Replace(base, tt.old, tt.new, 1)
+			}
+			file := filepath.Join(dir, "matrix.yaml")
+			if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			m, err := Load(file, WithNow(testNow))
+			switch {
+			case tt.fields == nil && err != nil:
+				t.Fatalf("Load: %v", err)
+			case tt.fields == nil:
+				if tt.golden != "" && len(m.Fixtures[0].Goldens) != 1 {
+					t.Errorf("goldens = %v", m.Fixtures[0].Goldens)
+				}
+			case err == nil:
+				t.Fatal("Load succeeded")
+			case len(tt.fields) == 0: // not a ValidationErrors
+				if !strings.Contains(err.Error(), tt.msg) {
+					t.Errorf("err = %v, want %q", err, tt.msg)
+				}
+			default:
+				verrs := validationErrors(t, err)
+				if got := verrs.Fields(); !slices.Equal(got, tt.fields) {
+					t.Fatalf("fields = %q, want %q; errors:\n%v", got, tt.fields, err)
+				}
+				if !strings.Contains(verrs[0].Msg, tt.msg) {
+					t.Errorf("message %q does not contain %q", verrs[0].Msg, tt.msg)
+				}
+			}
+		})
+	}
+}

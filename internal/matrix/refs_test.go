@@ -1,0 +1,77 @@
+package matrix
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseDigest(t *testing.T) {
+	good := "sha256:" + strings.Repeat("0a", 32)
+	d, err := ParseDigest(good)
+	if err != nil || d.Algorithm() != "sha256" || d.Hex() != strings.Repeat("0a", 32) {
+		t.Errorf("ParseDigest(%q) = %q, %v", good, d, err)
+	}
+	for _, bad := range []string{"", "sha256:", "sha256:abc", "sha512:" + strings.Repeat("a", 64), "sha256:" + strings.Repeat("A", 64), strings.Repeat("a", 64)} {
+		if _, err := ParseDigest(bad); !errors.Is(err, ErrMalformedDigest) {
+			t.Errorf("ParseDigest(%q) = %v, want ErrMalformedDigest", bad, err)
+		}
+	}
+}
+
+func TestParseImageRef(t *testing.T) {
+	hex := strings.Repeat("1", 64)
+	for _, tt := range []struct {
+		in                     string
+		repo, tag, digest, err string
+	}{
+		{in: "moby/buildkit:v0.19.0@sha256:" + hex, repo: "moby/buildkit", tag: "v0.19.0", digest: "sha256:" + hex},
+		{in: "docker:26.1.5-dind", repo: "docker", tag: "26.1.5-dind"},
+		{in: "quay.io/podman/stable:v5.4.2@sha256:" + hex, repo: "quay.io/podman/stable", tag: "v5.4.2", digest: "sha256:" + hex},
+		{in: "localhost:5000/moby/buildkit@sha256:" + hex, repo: "localhost:5000/moby/buildkit", digest: "sha256:" + hex},
+		{in: "moby/buildkit:v19.0@sha256:" + hex, repo: "moby/buildkit", tag: "v19.0", digest: "sha256:" + hex},
+		{in: "", err: "empty"},
+		{in: "moby/buildkit@sha256:abc", err: "malformed digest"},
+		{in: "Moby/BuildKit:v1", err: "malformed repository"},
+		{in: "moby/buildkit:-x", err: "malformed tag"},
+	} {
+		r, err := ParseImageRef(tt.in)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("ParseImageRef(%q) = %v, want %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || r.Repository != tt.repo || r.Tag != tt.tag || string(r.Digest) != tt.digest || r.String() != tt.in {
+			t.Errorf("ParseImageRef(%q) = %+v, %v", tt.in, r, err)
+		}
+	}
+}
+
+func TestParsePlatform(t *testing.T) {
+	for _, ok := range []string{"linux/amd64", "linux/arm64", "linux/arm/v7", "linux/arm64/v8", "linux/riscv64"} {
+		if p, err := ParsePlatform(ok); err != nil || p.String() != ok {
+			t.Errorf("ParsePlatform(%q) = %v, %v", ok, p, err)
+		}
+	}
+	for _, bad := range []string{"", "linux", "amd64/linux", "linux/amd46", "linux/amd64/v7", "linux/arm/v7/x", "Linux/amd64"} {
+		if _, err := ParsePlatform(bad); err == nil {
+			t.Errorf("ParsePlatform(%q) succeeded", bad)
+		}
+	}
+	if got := PlatformSlug("linux/arm/v7"); got != "linux-arm-v7" {
+		t.Errorf("PlatformSlug = %q", got)
+	}
+}
+
+func TestBuildKitRootless(t *testing.T) {
+	for image, want := range map[string]bool{
+		"moby/buildkit:v0.19.0-rootless@sha256:" + strings.Repeat("e", 64): true,
+		"moby/buildkit:rootless": true,
+		"moby/buildkit:v0.19.0":  false,
+	} {
+		if got := (&BuildKit{Image: image}).Rootless(); got != want {
+			t.Errorf("Rootless(%s) = %v", image, got)
+		}
+	}
+}

@@ -1,0 +1,399 @@
+package matrix
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Matrix is the whole of matrix.yaml after loading. Names are unique within
+// each list and are what profiles, patterns and cell names refer to.
+type Matrix struct {
+	Engines          []*Engine           `yaml:"engines" json:"engines"`
+	BuildKits        []*BuildKit         `yaml:"buildkits" json:"buildkits"`
+	Fixtures         []*Fixture          `yaml:"fixtures" json:"fixtures"`
+	Exporters        []*Exporter         `yaml:"exporters" json:"exporters"`
+	Profiles         map[string]*Profile `yaml:"profiles" json:"profiles"`
+	KnownDivergences []*KnownDivergence  `yaml:"knownDivergences,omitempty" json:"knownDivergences,omitempty"`
+
+	// Path is the absolute path of the file the matrix was loaded from, Dir
+	// its folder: relative paths in the file are relative to Dir.
+	Path string `yaml:"-" json:"path"`
+	Dir  string `yaml:"-" json:"-"`
+
+	now func() time.Time
+}
+
+// EngineKind is the container engine's command: docker or podman.
+type EngineKind string
+
+// The engine kinds.
+const (
+	Docker EngineKind = "docker"
+	Podman EngineKind = "podman"
+)
+
+// Where tells where an engine runs.
+type Where string
+
+// Where an engine runs.
+const (
+	// Host is the engine installed on the machine that runs the matrix.
+	Host Where = "host"
+	// Container is an engine started in a container (Docker in Docker,
+	// Podman in a container) from Engine.Image online or from a Debian
+	// suite offline.
+	Container Where = "container"
+)
+
+// Engine is a container engine at an exact version.
+//
+// Fields:
+//   - name: optional; defaults to "<kind>-<version>", with "-rootless"
+//     appended for rootless engines. It is the engine's value in cell names,
+//     so two engines with the same name are an error, whatever their "where".
+//   - kind: docker or podman (required).
+//   - version: the exact version, "20.10.24" or "20.10" (required).
+//   - where: host or container; defaults to container when image is set and
+//     to host otherwise.
+//   - image: container engines only, required there: the upstream image
+//     pinned by digest, e.g. "docker:26.1.5-dind@sha256:<64 hex>". Its tag
+//     must start with the version (a leading "v" and a "-suffix" are
+//     allowed: "v5.4.2", "26.1.5-dind").
+//   - offline: container engines only, required there: the Debian suite
+//     (bookworm, trixie, forky or sid) and package (default docker.io for
+//     docker, podman for podman) that the offline provisioner installs.
+//   - rootless: run the engine rootless.
+type Engine struct {
+	Name     string        `yaml:"name,omitempty" json:"name"`
+	Kind     EngineKind    `yaml:"kind" json:"kind"`
+	Version  string        `yaml:"version" json:"version"`
+	Where    Where         `yaml:"where,omitempty" json:"where"`
+	Image    string        `yaml:"image,omitempty" json:"image,omitempty"`
+	Offline  *EngineRecipe `yaml:"offline,omitempty" json:"offline,omitempty"`
+	Rootless bool          `yaml:"rootless,omitempty" json:"rootless,omitempty"`
+}
+
+// EngineRecipe is how an engine image is provisioned offline: the Debian
+// suite to install the engine from, and the package.
+type EngineRecipe struct {
+	Suite   string `yaml:"suite" json:"suite"`
+	Package string `yaml:"package,omitempty" json:"package,omitempty"`
+}
+
+// DefaultBuildKitModule is the Go module BuildKit is built from offline.
+const DefaultBuildKitModule = "github.com/moby/buildkit"
+
+// DefaultBuildKitRepository is the image repository BuildKit images come
+// from online.
+const DefaultBuildKitRepository = "moby/buildkit"
+
+// Latest is the BuildKit version that stands for the newest release.
+const Latest = "latest"
+
+// BuildKit is one BuildKit release.
+//
+// Fields:
+//   - name: optional; defaults to the version. The value in cell names.
+//   - version: "vX.Y.Z" (a pre-release such as "v0.27.0-rc1" is allowed) or
+//     "latest" (required).
+//   - image: the upstream image. Defaults to "moby/buildkit:<version>". Its
+//     tag must equal the version, with or without a "-rootless" suffix
+//     ("latest" also accepts "rootless"), so "moby/buildkit:v19.0@sha256:..."
+//     for v0.19.0 is an error. A digest, when present, must be
+//     "sha256:<64 lowercase hex>".
+//   - pinned: the BuildKit that repro-build pins. Exactly one BuildKit is
+//     pinned; its image must carry a tag and a digest; it cannot be latest.
+//   - candidate: the release proposed to replace the pinned one (at most one,
+//     not latest, not the pinned one). The pr profile selects it with
+//     "@candidate".
+//   - offline: how BuildKit is built offline: {module, version}. The module
+//     defaults to github.com/moby/buildkit and the version to the declared
+//     version, which it must equal.
+//
+// # latest
+//
+// "latest" is resolved at run time by the caller, never by Load: online it is
+// the image moby/buildkit:latest, offline the newest version that the Go
+// module proxy serves for the recipe's module (its @latest). The caller
+// records the answer with [Matrix.ResolveLatest], which sets Resolved.
+// Cell names keep "buildkit=latest" whether or not it is resolved, so that
+// names, labels, known divergences and history stay stable from one night
+// to the next; reports show the resolved version next to the name.
+type BuildKit struct {
+	Name      string          `yaml:"name,omitempty" json:"name"`
+	Version   string          `yaml:"version" json:"version"`
+	Image     string          `yaml:"image,omitempty" json:"image,omitempty"`
+	Pinned    bool            `yaml:"pinned,omitempty" json:"pinned,omitempty"`
+	Candidate bool            `yaml:"candidate,omitempty" json:"candidate,omitempty"`
+	Offline   *BuildKitRecipe `yaml:"offline,omitempty" json:"offline,omitempty"`
+
+	// Resolved is the concrete version that "latest" stood for in this run,
+	// set by Matrix.ResolveLatest; empty until then, and for other versions.
+	Resolved string `yaml:"-" json:"resolved,omitempty"`
+}
+
+// BuildKitRecipe is how BuildKit is built offline: from a Go module at a
+// version, fetched through the Go module proxy.
+type BuildKitRecipe struct {
+	Module  string `yaml:"module" json:"module"`
+	Version string `yaml:"version" json:"version"`
+}
+
+// IsLatest reports whether b stands for the newest release.
+func (b *BuildKit) IsLatest() bool { return b.Version == Latest }
+
+// EffectiveVersion is the concrete version b builds with: Resolved for a
+// resolved latest, "latest" for an unresolved one, else Version.
+func (b *BuildKit) EffectiveVersion() string {
+	if b.IsLatest() && b.Resolved != "" {
+		return b.Resolved
+	}
+	return b.Version
+}
+
+// Rootless reports whether b's image is a rootless one (its tag ends with
+// "-rootless" or is "rootless").
+func (b *BuildKit) Rootless() bool {
+	ref, err := ParseImageRef(b.Image)
+	if err != nil {
+		return false
+	}
+	return ref.Tag == "rootless" || strings.HasSuffix(ref.Tag, "-rootless")
+}
+
+// Fixture is one reproducibility trap: a Dockerfile and its context.
+//
+// Fields:
+//   - name: required; the value in cell names.
+//   - description: one line on the trap.
+//   - dir: the build context, relative to the matrix file (made absolute by
+//     Load); defaults to "fixtures/<name>". It must exist and hold the
+//     Dockerfile.
+//   - dockerfile: the Dockerfile, relative to dir (made absolute by Load);
+//     defaults to "Dockerfile".
+//   - platforms: "os/arch[/variant]" (linux/amd64, linux/arm64, ...);
+//     defaults to [linux/amd64].
+//   - buildArgs: build arguments; SOURCE_DATE_EPOCH is not one of them.
+//   - sourceDateEpoch (seconds, >= 0) or datetime (an ISO 8601 date or
+//     date-time, e.g. "2025-01-01" or "2025-01-01T00:00:00Z"; UTC when it has
+//     no zone; the forms repro-build's --datetime takes): exactly one; see
+//     Epoch.
+//   - base: the base image, for Dockerfiles that build FROM ${BASE_IMAGE}
+//     (required when the Dockerfile declares ARG BASE_IMAGE); see
+//     FixtureBase. The runner passes the image as the build argument
+//     BASE_IMAGE, which buildArgs therefore cannot set.
+//   - goldens: the golden digests file, relative to dir (made absolute by
+//     Load); defaults to "golden.yaml". A missing file means no goldens yet.
+type Fixture struct {
+	Name            string            `yaml:"name" json:"name"`
+	Description     string            `yaml:"description,omitempty" json:"description,omitempty"`
+	Dir             string            `yaml:"dir,omitempty" json:"dir"`
+	Dockerfile      string            `yaml:"dockerfile,omitempty" json:"dockerfile"`
+	Platforms       []string          `yaml:"platforms,omitempty" json:"platforms"`
+	BuildArgs       map[string]string `yaml:"buildArgs,omitempty" json:"buildArgs,omitempty"`
+	SourceDateEpoch *int64            `yaml:"sourceDateEpoch,omitempty" json:"sourceDateEpoch,omitempty"`
+	Datetime        string            `yaml:"datetime,omitempty" json:"datetime,omitempty"`
+	GoldensFile     string            `yaml:"goldens,omitempty" json:"goldensFile"`
+	Base            *FixtureBase      `yaml:"base,omitempty" json:"base,omitempty"`
+
+	// Goldens holds golden.yaml: "<platform>/<exporter>" -> digest. Use
+	// Golden to look one up and WriteGoldens to change the file.
+	Goldens map[string]Digest `yaml:"-" json:"goldens,omitempty"`
+}
+
+// BaseImageArg is the build argument that carries a fixture's base image.
+const BaseImageArg = "BASE_IMAGE"
+
+// FixtureBase is the image a fixture builds FROM, passed as the build
+// argument BASE_IMAGE.
+//
+// Fields:
+//   - suite: the Debian suite (bookworm, trixie, forky or sid) of the base
+//     that the provisioner makes from Debian's archive (required).
+//   - image: optional; an upstream image pinned by digest, e.g.
+//     "debian:bookworm-slim@sha256:<64 hex>", that online runs may use
+//     instead. Without it every run builds on the provisioned base.
+type FixtureBase struct {
+	Suite string `yaml:"suite" json:"suite"`
+	Image string `yaml:"image,omitempty" json:"image,omitempty"`
+}
+
+// Epoch is the fixture's SOURCE_DATE_EPOCH: sourceDateEpoch, or datetime
+// in seconds since the Unix epoch. It is 0 when neither parses; a loaded
+// matrix has exactly one that does.
+func (f *Fixture) Epoch() int64 {
+	if f.SourceDateEpoch != nil {
+		return *f.SourceDateEpoch
+	}
+	if t, err := parseDatetime(f.Datetime); err == nil {
+		return t.Unix()
+	}
+	return 0
+}
+
+// datetimeLayouts are the ISO 8601 forms datetime accepts: those of
+// repro-build's --datetime (Python's datetime.fromisoformat), as
+// internal/build takes them too.
+var datetimeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02T15:04",
+	"2006-01-02 15:04",
+	"2006-01-02",
+}
+
+func parseDatetime(s string) (time.Time, error) {
+	for _, layout := range datetimeLayouts {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q: want an ISO 8601 date or date-time, e.g. 2025-01-01 or 2025-01-01T00:00:00Z", s)
+}
+
+// GoldenKey is the key of a golden digest in golden.yaml:
+// "<platform>/<exporter>", e.g. "linux/amd64/docker".
+func GoldenKey(platform, exporter string) string { return platform + "/" + exporter }
+
+// Golden returns the golden digest of f built for platform with the named
+// exporter, if golden.yaml has one.
+func (f *Fixture) Golden(platform, exporter string) (Digest, bool) {
+	d, ok := f.Goldens[GoldenKey(platform, exporter)]
+	return d, ok
+}
+
+// ExporterType is BuildKit's exporter: docker or oci.
+type ExporterType string
+
+// The exporter types.
+const (
+	DockerExporter ExporterType = "docker"
+	OCIExporter    ExporterType = "oci"
+)
+
+// Exporter is a named set of exporter options.
+//
+// Fields:
+//   - name: required; the value in cell names and golden keys.
+//   - type: docker or oci (required).
+//   - ociMediatypes: BuildKit's oci-mediatypes; omitted means BuildKit's
+//     default for the type.
+//   - compression: gzip, zstd, estargz or uncompressed; omitted means
+//     BuildKit's default (gzip).
+type Exporter struct {
+	Name          string       `yaml:"name" json:"name"`
+	Type          ExporterType `yaml:"type" json:"type"`
+	OCIMediatypes *bool        `yaml:"ociMediatypes,omitempty" json:"ociMediatypes,omitempty"`
+	Compression   string       `yaml:"compression,omitempty" json:"compression,omitempty"`
+}
+
+// Attrs are the exporter's BuildKit output attributes, e.g.
+// {"type": "docker", "oci-mediatypes": "true"}. The build core adds its own
+// (dest, name, rewrite-timestamp).
+func (e *Exporter) Attrs() map[string]string {
+	a := map[string]string{"type": string(e.Type)}
+	if e.OCIMediatypes != nil {
+		if *e.OCIMediatypes {
+			a["oci-mediatypes"] = "true"
+		} else {
+			a["oci-mediatypes"] = "false"
+		}
+	}
+	if e.Compression != "" {
+		a["compression"] = e.Compression
+	}
+	return a
+}
+
+// Profile selects cells. A profile is a map entry: its key is its name.
+//
+// Each axis list (engines, buildkits, fixtures, exporters) holds names,
+// path.Match globs over names ("docker-*"; "*" is everything) and role
+// selectors: "@host" and "@container" for engines, "@pinned" and
+// "@candidate" for BuildKits. An omitted or empty list selects everything.
+// A name or glob that selects nothing is an error (a typo must not shrink a
+// profile silently); "@candidate" may select nothing, since a candidate is
+// optional. platforms lists platforms in "os/arch" form; each fixture is
+// built for its platforms that are in the list.
+//
+// The cells of a profile are the product of its axes, plus every cell of the
+// whole matrix that matches an include pattern, minus every cell that matches
+// an exclude pattern (exclude wins), as GitHub Actions matrices do. A profile
+// that expands to no cells is an error.
+//
+// procs is a hint for how many cells to run at once (0: the runner decides).
+type Profile struct {
+	Description string   `yaml:"description,omitempty" json:"description,omitempty"`
+	Engines     []string `yaml:"engines,omitempty" json:"engines,omitempty"`
+	BuildKits   []string `yaml:"buildkits,omitempty" json:"buildkits,omitempty"`
+	Fixtures    []string `yaml:"fixtures,omitempty" json:"fixtures,omitempty"`
+	Platforms   []string `yaml:"platforms,omitempty" json:"platforms,omitempty"`
+	Exporters   []string `yaml:"exporters,omitempty" json:"exporters,omitempty"`
+	Include     []string `yaml:"include,omitempty" json:"include,omitempty"`
+	Exclude     []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
+	Procs       int      `yaml:"procs,omitempty" json:"procs,omitempty"`
+}
+
+// Role selectors in profile axis lists.
+const (
+	SelectHost      = "@host"
+	SelectContainer = "@container"
+	SelectPinned    = "@pinned"
+	SelectCandidate = "@candidate"
+)
+
+// DateLayout is the layout of KnownDivergence.Expires.
+const DateLayout = "2006-01-02"
+
+// KnownDivergence is a difference the matrix expects and tolerates for a
+// while: cells matching the pattern may disagree with their group and with
+// the golden digest; the report marks them as known, with the reason and
+// link.
+//
+// Fields (all required):
+//   - cells: a cell pattern, e.g. "engine=podman-4.3.1/exporter=oci".
+//   - reason: why the cells differ.
+//   - link: the upstream issue or pull request (an http or https URL).
+//   - expires: "YYYY-MM-DD". From the day after, loading fails, so that
+//     somebody looks at the divergence again.
+type KnownDivergence struct {
+	Cells   string `yaml:"cells" json:"cells"`
+	Reason  string `yaml:"reason" json:"reason"`
+	Link    string `yaml:"link" json:"link"`
+	Expires string `yaml:"expires" json:"expires"`
+
+	pattern *Pattern
+}
+
+// Matches reports whether c is one of the divergence's cells. A divergence
+// whose pattern does not parse matches nothing (Load reports it).
+func (k *KnownDivergence) Matches(c Cell) bool {
+	if k.pattern != nil {
+		return k.pattern.Matches(c)
+	}
+	p, err := ParsePattern(k.Cells)
+	if err != nil {
+		return false
+	}
+	return p.Matches(c)
+}
+
+// Pattern returns the divergence's cell pattern, parsed.
+func (k *KnownDivergence) Pattern() (Pattern, error) {
+	if k.pattern != nil {
+		return *k.pattern, nil
+	}
+	return ParsePattern(k.Cells)
+}
+
+// DefaultProfile is the profile that `make matrix` and the cells command use
+// when none is named: what a developer's machine can run offline.
+const DefaultProfile = "local"
+
+// DefaultFile is the matrix file the commands read when none is named, in
+// the current folder.
+const DefaultFile = "matrix.yaml"

@@ -1,0 +1,478 @@
+package matrix
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+)
+
+var (
+	// nameRE is what names may look like: they appear in cell names
+	// (separated by "/" and "="), in Ginkgo labels (which forbid &|!,()/)
+	// and in field paths.
+	nameRE          = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	engineVersionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?$`)
+	buildArgRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	debianSuites    = []string{"bookworm", "trixie", "forky", "sid"}
+	compressions    = []string{"gzip", "zstd", "estargz", "uncompressed"}
+)
+
+// Validate checks a matrix that is already loaded, for example after a
+// caller changed it, and returns every problem as a ValidationErrors (nil
+// when there is none). Unlike Load it does not read golden.yaml again, and
+// its problems carry no line numbers.
+func (m *Matrix) Validate() error {
+	p := &problems{lines: map[string]int{}}
+	m.validate(p, false)
+	if len(p.errs) > 0 {
+		return p.sorted()
+	}
+	return nil
+}
+
+// validate checks everything, reading the goldens files first when
+// readGoldens is set.
+func (m *Matrix) validate(p *problems, readGoldens bool) {
+	m.validateEngines(p)
+	m.validateBuildKits(p)
+	m.validateFixtures(p, readGoldens)
+	m.validateExporters(p)
+	m.validateProfiles(p)
+	m.validateKnownDivergences(p)
+}
+
+// unique reports a problem at field when name was already used at another
+// index of the same list.
+func unique(p *problems, seen map[string]string, list, field, noun, name string) {
+	if first, dup := seen[name]; dup {
+		hint := ""
+		if noun == "engine" {
+			hint = "; names default to <kind>-<version>: set name to tell the engines apart"
+		}
+		p.add(field, "duplicate %s name %q (also %s)%s", noun, name, first, hint)
+		return
+	}
+	seen[name] = list
+}
+
+func checkName(p *problems, field, name, what string) bool {
+	switch {
+	case name == "":
+		p.add(field, "required")
+	case !nameRE.MatchString(name):
+		p.add(field, "%s %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", what, name)
+	default:
+		return true
+	}
+	return false
+}
+
+func (m *Matrix) validateEngines(p *problems) {
+	if len(m.Engines) == 0 {
+		p.add("engines", "at least one engine is required")
+	}
+	seen := map[string]string{}
+	for i, e := range m.Engines {
+		f := fmt.Sprintf("engines[%d]", i)
+		if e == nil {
+			p.add(f, "empty entry")
+			continue
+		}
+		switch e.Kind {
+		case "":
+			p.add(f+".kind", "required (docker or podman)")
+		case Docker, Podman:
+		default:
+			p.add(f+".kind", "%q: want docker or podman", e.Kind)
+		}
+		versionOK := false
+		switch {
+		case e.Version == "":
+			p.add(f+".version", "required")
+		case !engineVersionRE.MatchString(e.Version):
+			p.add(f+".version", "%q: want a plain version such as 20.10.24", e.Version)
+		default:
+			versionOK = true
+		}
+		if e.Name != "" || (e.Kind != "" && e.Version != "") {
+			if checkName(p, f+".name", e.Name, "engine name") {
+				unique(p, seen, f, f+".name", "engine", e.Name)
+			}
+		}
+		switch e.Where {
+		case Host:
+			if e.Image != "" {
+				p.add(f+".image", "only container engines have an image (where: host)")
+			}
+			if e.Offline != nil {
+				p.add(f+".offline", "only container engines are provisioned offline (where: host)")
+			}
+		case Container:
+			if e.Image == "" {
+				p.add(f+".image", "required for a container engine: the upstream image pinned by digest, e.g. docker:26.1.5-dind@sha256:<64 hex>")
+			}
+			switch {
+			case e.Offline == nil:
+				p.add(f+".offline", "required for a container engine: {suite: trixie}, the Debian suite to install %s from", e.Kind)
+			case e.Offline.Suite == "":
+				p.add(f+".offline.suite", "required (one of %s)", strings.Join(debianSuites, ", "))
+			case !slices.Contains(debianSuites, e.Offline.Suite):
+				p.add(f+".offline.suite", "%q: want one of %s", e.Offline.Suite, strings.Join(debianSuites, ", "))
+			}
+		default:
+			p.add(f+".where", "%q: want host or container", e.Where)
+		}
+		if e.Image != "" && e.Where == Container {
+			checkEngineImage(p, f+".image", e, versionOK)
+		}
+	}
+}
+
+func checkEngineImage(p *problems, field string, e *Engine, versionOK bool) {
+	ref, err := ParseImageRef(e.Image)
+	if err != nil {
+		p.add(field, "%v", err)
+		return
+	}
+	if !ref.Pinned() {
+		p.add(field, "%q is not pinned: append @sha256:<64 hex> (the digest of the image)", e.Image)
+	}
+	if ref.Tag == "" {
+		p.add(field, "%q has no tag: name the version in it, e.g. %s:%s", e.Image, ref.Repository, e.Version)
+		return
+	}
+	if !versionOK {
+		return
+	}
+	t := strings.TrimPrefix(ref.Tag, "v")
+	if t != e.Version && !strings.HasPrefix(t, e.Version+"-") {
+		p.add(field, "tag %q disagrees with version %s (want %s, v%s or either with a -suffix)", ref.Tag, e.Version, e.Version, e.Version)
+	}
+}
+
+func validBuildKitVersion(v string) bool {
+	return v == Latest || (semver.IsValid(v) && semver.Canonical(v) == v)
+}
+
+func (m *Matrix) validateBuildKits(p *problems) {
+	if len(m.BuildKits) == 0 {
+		p.add("buildkits", "at least one BuildKit is required")
+	}
+	seen := map[string]string{}
+	var pinned, candidates []string
+	for i, b := range m.BuildKits {
+		f := fmt.Sprintf("buildkits[%d]", i)
+		if b == nil {
+			p.add(f, "empty entry")
+			continue
+		}
+		versionOK := false
+		switch {
+		case b.Version == "":
+			p.add(f+".version", "required (vX.Y.Z or latest)")
+		case !validBuildKitVersion(b.Version):
+			p.add(f+".version", "%q: want vX.Y.Z (e.g. v0.19.0) or latest", b.Version)
+		default:
+			versionOK = true
+		}
+		if b.Name != "" {
+			if checkName(p, f+".name", b.Name, "BuildKit name") {
+				unique(p, seen, f, f+".name", "BuildKit", b.Name)
+			}
+		}
+		if b.Pinned {
+			pinned = append(pinned, f)
+			if len(pinned) > 1 {
+				p.add(f+".pinned", "%s is pinned already; exactly one BuildKit is pinned", pinned[0])
+			}
+			if b.IsLatest() {
+				p.add(f+".pinned", "latest cannot be pinned: pin a release")
+			}
+			if b.Image == "" {
+				p.add(f+".image", "required for the pinned BuildKit: moby/buildkit:%s@sha256:<64 hex>", b.Version)
+			}
+		}
+		if b.Candidate {
+			candidates = append(candidates, f)
+			switch {
+			case len(candidates) > 1:
+				p.add(f+".candidate", "%s is the candidate already; at most one BuildKit is", candidates[0])
+			case b.Pinned:
+				p.add(f+".candidate", "the pinned BuildKit cannot be its own candidate")
+			case b.IsLatest():
+				p.add(f+".candidate", "latest cannot be the candidate: name a release")
+			}
+		}
+		if b.Image != "" {
+			checkBuildKitImage(p, f+".image", b, versionOK)
+		}
+		if b.Offline != nil {
+			if err := module.CheckPath(b.Offline.Module); err != nil {
+				p.add(f+".offline.module", "%v", err)
+			}
+			if versionOK && b.Offline.Version != b.Version {
+				p.add(f+".offline.version", "%q disagrees with version %s: build the version the entry declares", b.Offline.Version, b.Version)
+			}
+		}
+	}
+	if len(m.BuildKits) > 0 && len(pinned) == 0 {
+		p.add("buildkits", "no BuildKit is pinned: mark exactly one with pinned: true")
+	}
+}
+
+func checkBuildKitImage(p *problems, field string, b *BuildKit, versionOK bool) {
+	ref, err := ParseImageRef(b.Image)
+	if err != nil {
+		p.add(field, "%v", err)
+		return
+	}
+	if b.Pinned && !ref.Pinned() {
+		p.add(field, "%q is not pinned: the pinned BuildKit needs @sha256:<64 hex>", b.Image)
+	}
+	if !versionOK {
+		return
+	}
+	want := []string{b.Version, b.Version + "-rootless"}
+	if b.IsLatest() {
+		want = []string{Latest, "rootless"}
+	}
+	switch {
+	case ref.Tag == "" && b.Pinned:
+		p.add(field, "%q has no tag: the pinned BuildKit's tag must name its version (%s:%s@%s)", b.Image, ref.Repository, b.Version, ref.Digest)
+	case ref.Tag != "" && !slices.Contains(want, ref.Tag):
+		p.add(field, "tag %q disagrees with version %s (want tag %s or %s)", ref.Tag, b.Version, want[0], want[1])
+	}
+}
+
+func (m *Matrix) validateFixtures(p *problems, readGoldens bool) {
+	if len(m.Fixtures) == 0 {
+		p.add("fixtures", "at least one fixture is required")
+	}
+	seen := map[string]string{}
+	exporters := map[string]bool{}
+	exportersOK := true // else a golden key's exporter may be a broken entry's
+	for _, e := range m.Exporters {
+		if e == nil || e.Name == "" {
+			exportersOK = false
+			continue
+		}
+		exporters[e.Name] = true
+	}
+	for i, fx := range m.Fixtures {
+		f := fmt.Sprintf("fixtures[%d]", i)
+		if fx == nil {
+			p.add(f, "empty entry")
+			continue
+		}
+		if checkName(p, f+".name", fx.Name, "fixture name") {
+			unique(p, seen, f, f+".name", "fixture", fx.Name)
+		}
+		if fx.Dir != "" {
+			checkFixtureDir(p, f, fx)
+		}
+		checkFixtureBase(p, f, fx)
+		platforms := map[string]bool{}
+		platformsOK := true
+		for j, pl := range fx.Platforms {
+			pf := fmt.Sprintf("%s.platforms[%d]", f, j)
+			if _, err := ParsePlatform(pl); err != nil {
+				p.add(pf, "%v", err)
+				platformsOK = false
+				continue
+			}
+			if platforms[pl] {
+				p.add(pf, "duplicate platform %s", pl)
+			}
+			platforms[pl] = true
+		}
+		for _, k := range sortedKeys(fx.BuildArgs) {
+			switch {
+			case k == "SOURCE_DATE_EPOCH":
+				p.add(f+".buildArgs."+k, "set sourceDateEpoch or datetime instead")
+			case k == BaseImageArg:
+				p.add(f+".buildArgs."+k, "set base instead")
+			case !buildArgRE.MatchString(k):
+				p.add(f+".buildArgs."+k, "%q is not a build argument name", k)
+			}
+		}
+		switch {
+		case fx.SourceDateEpoch != nil && fx.Datetime != "":
+			p.add(f+".datetime", "sourceDateEpoch is set too: set exactly one")
+		case fx.SourceDateEpoch == nil && fx.Datetime == "":
+			p.add(f+".sourceDateEpoch", "required: set sourceDateEpoch (seconds) or datetime (ISO 8601)")
+		case fx.SourceDateEpoch != nil && *fx.SourceDateEpoch < 0:
+			p.add(f+".sourceDateEpoch", "%d: must be 0 or more", *fx.SourceDateEpoch)
+		case fx.Datetime != "":
+			t, err := parseDatetime(fx.Datetime)
+			if err != nil {
+				p.add(f+".datetime", "%v", err)
+			} else if t.Unix() < 0 {
+				p.add(f+".datetime", "%q is before 1970", fx.Datetime)
+			}
+		}
+		if readGoldens && fx.Dir != "" {
+			m.loadGoldens(p, i, fx)
+		}
+		for _, key := range sortedKeys(fx.Goldens) {
+			platform, exporter := splitGoldenKey(key)
+			gf := fmt.Sprintf("%s.goldens[%s]", f, key)
+			switch {
+			case !platforms[platform] && platformsOK:
+				p.addLine(gf, -1, "%s: platform %q is not one of the fixture's platforms (%s)", fx.GoldensFile, platform, strings.Join(fx.Platforms, ", "))
+			case !exporters[exporter] && exportersOK:
+				p.addLine(gf, -1, "%s: no exporter is named %q", fx.GoldensFile, exporter)
+			}
+		}
+	}
+}
+
+func checkFixtureDir(p *problems, f string, fx *Fixture) {
+	st, err := os.Stat(fx.Dir)
+	switch {
+	case os.IsNotExist(err):
+		p.add(f+".dir", "folder %s does not exist", fx.Dir)
+		return
+	case err != nil:
+		p.add(f+".dir", "%v", err)
+		return
+	case !st.IsDir():
+		p.add(f+".dir", "%s is not a folder", fx.Dir)
+		return
+	}
+	field := f + ".dockerfile"
+	if fx.Dockerfile == filepath.Join(fx.Dir, "Dockerfile") {
+		field = f + ".dir" // the default: the folder lacks its Dockerfile
+	}
+	st, err = os.Stat(fx.Dockerfile)
+	switch {
+	case os.IsNotExist(err):
+		p.add(field, "%s has no Dockerfile (%s)", fx.Dir, fx.Dockerfile)
+	case err != nil:
+		p.add(field, "%v", err)
+	case st.IsDir():
+		p.add(field, "%s is a folder, not a Dockerfile", fx.Dockerfile)
+	}
+}
+
+var baseImageArgRE = regexp.MustCompile(`(?m)^\s*ARG\s+` + BaseImageArg + `\b`)
+
+func checkFixtureBase(p *problems, f string, fx *Fixture) {
+	if fx.Base == nil {
+		if data, err := os.ReadFile(fx.Dockerfile); err == nil && baseImageArgRE.Match(data) {
+			p.add(f+".base", "required: the Dockerfile declares ARG %s; set {suite: bookworm} (and an upstream image if wanted)", BaseImageArg)
+		}
+		return
+	}
+	switch {
+	case fx.Base.Suite == "":
+		p.add(f+".base.suite", "required (one of %s)", strings.Join(debianSuites, ", "))
+	case !slices.Contains(debianSuites, fx.Base.Suite):
+		p.add(f+".base.suite", "%q: want one of %s", fx.Base.Suite, strings.Join(debianSuites, ", "))
+	}
+	if fx.Base.Image != "" {
+		ref, err := ParseImageRef(fx.Base.Image)
+		switch {
+		case err != nil:
+			p.add(f+".base.image", "%v", err)
+		case !ref.Pinned():
+			p.add(f+".base.image", "%q is not pinned: append @sha256:<64 hex>", fx.Base.Image)
+		}
+	}
+}
+
+func (m *Matrix) validateExporters(p *problems) {
+	if len(m.Exporters) == 0 {
+		p.add("exporters", "at least one exporter is required")
+	}
+	seen := map[string]string{}
+	for i, e := range m.Exporters {
+		f := fmt.Sprintf("exporters[%d]", i)
+		if e == nil {
+			p.add(f, "empty entry")
+			continue
+		}
+		if checkName(p, f+".name", e.Name, "exporter name") {
+			unique(p, seen, f, f+".name", "exporter", e.Name)
+		}
+		switch e.Type {
+		case "":
+			p.add(f+".type", "required (docker or oci)")
+		case DockerExporter, OCIExporter:
+		default:
+			p.add(f+".type", "%q: want docker or oci", e.Type)
+		}
+		if e.Compression != "" && !slices.Contains(compressions, e.Compression) {
+			p.add(f+".compression", "%q: want one of %s", e.Compression, strings.Join(compressions, ", "))
+		}
+	}
+}
+
+func (m *Matrix) validateProfiles(p *problems) {
+	if len(m.Profiles) == 0 {
+		p.add("profiles", "at least one profile is required")
+	}
+	for _, name := range m.ProfileNames() {
+		f := "profiles." + name
+		pr := m.Profiles[name]
+		checkName(p, f, name, "profile name")
+		if pr == nil {
+			continue
+		}
+		if pr.Procs < 0 {
+			p.add(f+".procs", "%d: must be 0 or more", pr.Procs)
+		}
+		cells, errs := m.expand(pr)
+		for _, e := range errs {
+			p.add(fmt.Sprintf("%s.%s[%d]", f, e.list, e.index), "%s", e.msg)
+		}
+		if len(errs) == 0 && len(cells) == 0 {
+			p.add(f, "%v", ErrEmptyExpansion)
+		}
+	}
+}
+
+func (m *Matrix) validateKnownDivergences(p *problems) {
+	now := time.Now
+	if m.now != nil {
+		now = m.now
+	}
+	today := now().UTC().Format(DateLayout)
+	for i, k := range m.KnownDivergences {
+		f := fmt.Sprintf("knownDivergences[%d]", i)
+		if k == nil {
+			p.add(f, "empty entry")
+			continue
+		}
+		if k.Cells == "" {
+			p.add(f+".cells", "required: a cell pattern such as engine=podman-*/exporter=oci")
+		} else if pat, err := m.parseKnownPattern(k.Cells); err != nil {
+			p.add(f+".cells", "%v", err)
+		} else {
+			k.pattern = &pat
+		}
+		if strings.TrimSpace(k.Reason) == "" {
+			p.add(f+".reason", "required: why the cells differ")
+		}
+		if k.Link == "" {
+			p.add(f+".link", "required: the upstream issue or pull request")
+		} else if u, err := url.Parse(k.Link); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p.add(f+".link", "%q: want an http(s) URL", k.Link)
+		}
+		switch d, err := time.Parse(DateLayout, k.Expires); {
+		case k.Expires == "":
+			p.add(f+".expires", "required: YYYY-MM-DD, when to look at the divergence again")
+		case err != nil:
+			p.add(f+".expires", "%q: want YYYY-MM-DD", k.Expires)
+		case d.Format(DateLayout) < today:
+			p.add(f+".expires", "expired on %s (today is %s): look at the divergence again, then extend or remove it", k.Expires, today)
+		}
+	}
+}

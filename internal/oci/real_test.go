@@ -1,0 +1,66 @@
+package oci
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// realDir holds tarballs built by BuildKit itself (docker and OCI exporters),
+// each NAME.tar beside NAME.digest: the image digest BuildKit printed.
+const realDir = "testdata/real"
+
+// TestRealTarballs checks that Analyze reports BuildKit's own digest for
+// every tarball in testdata/real. The folder is optional; once present it
+// must hold at least one tarball, each with its digest file.
+func TestRealTarballs(t *testing.T) {
+	tarballs, err := filepath.Glob(filepath.Join(realDir, "*.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(realDir); errors.Is(err, fs.ErrNotExist) {
+		t.Logf("%s does not exist: no BuildKit-built tarballs to check", realDir)
+		return
+	}
+	if len(tarballs) == 0 {
+		t.Fatalf("%s exists but holds no *.tar", realDir)
+	}
+	for _, p := range tarballs {
+		t.Run(filepath.Base(p), func(t *testing.T) { checkReal(t, p) })
+	}
+}
+
+func checkReal(t *testing.T, tarball string) {
+	want := readDigestFile(t, strings.TrimSuffix(tarball, ".tar")+".digest")
+	a, err := Analyze(context.Background(), tarball)
+	if err != nil {
+		t.Fatalf("Analyze: %v", err)
+	}
+	if a.ImageDigest != want {
+		t.Errorf("image digest %s, BuildKit printed %s", a.ImageDigest, want)
+	}
+}
+
+// readDigestFile reads a digest as BuildKit prints it: "sha256:HEX", or the
+// bare hex, possibly followed by a newline.
+func readDigestFile(t *testing.T, p string) digest.Digest {
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("digest file for %s: %v", p, err)
+	}
+	s := strings.TrimSpace(string(raw))
+	if !strings.Contains(s, ":") {
+		s = "sha256:" + s
+	}
+	d, err := digest.Parse(s)
+	if err != nil {
+		t.Fatalf("%s: %v", p, err)
+	}
+	return d
+}

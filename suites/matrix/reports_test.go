@@ -1,0 +1,205 @@
+//go:build matrix
+
+package matrix_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/reporters"
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/repro-matrix/repro-matrix/internal/matrix"
+	"github.com/repro-matrix/repro-matrix/internal/report"
+	"github.com/repro-matrix/repro-matrix/internal/runner"
+)
+
+// resultEntry names the report entry that carries a cell's result. Its
+// value is the result as JSON text, which crosses Ginkgo's processes as is.
+const resultEntry = "cell-result"
+
+func recordResult(res report.CellResult) {
+	b, err := json.Marshal(res)
+	if err != nil {
+		panic(err) // a CellResult always marshals
+	}
+	AddReportEntry(resultEntry, string(b), ReportEntryVisibilityNever)
+}
+
+// After every process is done (also after a failure or Ctrl-C), process 1
+// collects the cells' results, decides the group verdicts, diffs the
+// disagreeing cells, and writes results.json, summary.md, the step summary
+// and junit.xml with one test case per cell and per group.
+var _ = ReportAfterSuite("reports", func(rep Report) {
+	if shared != nil && !*keepTarballs {
+		defer os.RemoveAll(shared.WorkDir)
+	}
+	run := collect(rep)
+	attachDiffs(&run)
+	if err := os.MkdirAll(*reportsDir, 0o755); err != nil {
+		Fail("reports folder: " + err.Error())
+	}
+	var errs []string
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	add(report.WriteJSON(filepath.Join(*reportsDir, "results.json"), run))
+	add(report.WriteMarkdownFile(filepath.Join(*reportsDir, "summary.md"), run))
+	add(report.AppendStepSummary(run))
+	add(writeJUnit(rep, run, filepath.Join(*reportsDir, "junit.xml")))
+	if len(errs) > 0 {
+		Fail("write reports: " + strings.Join(errs, "; "))
+	}
+	GinkgoWriter.Printf("reports: %s (summary.md, results.json, junit.xml)\n", *reportsDir)
+	if failed := failedGroups(run); len(failed) > 0 {
+		Fail("group verdicts failed:\n" + strings.Join(failed, "\n"))
+	}
+})
+
+// collect turns the suite's spec reports into a run: each cell's recorded
+// result, or, for a cell that recorded none, what became of its spec.
+func collect(rep Report) report.Run {
+	run := report.Run{Profile: *profile, Started: rep.StartTime.UTC(), Finished: rep.EndTime.UTC(),
+		Interrupted: interrupted(rep), Known: knownDivergences()}
+	if shared != nil {
+		run.ID = shared.RunID
+	}
+	byName := map[string]matrix.Cell{}
+	for _, c := range cells {
+		byName[c.Name()] = c
+	}
+	for _, sr := range rep.SpecReports {
+		c, isCell := byName[sr.LeafNodeText]
+		if sr.LeafNodeType != types.NodeTypeIt || !isCell {
+			continue
+		}
+		if sr.State == types.SpecStateSkipped && !run.Interrupted {
+			continue // filtered out by --focus or --label-filter
+		}
+		run.Results = append(run.Results, cellResult(sr, c))
+	}
+	run.Evaluate(report.WithGroups(expectedGroups(rep)...))
+	return run
+}
+
+func cellResult(sr types.SpecReport, c matrix.Cell) report.CellResult {
+	for _, e := range sr.ReportEntries {
+		if e.Name != resultEntry {
+			continue
+		}
+		var res report.CellResult
+		if s, ok := e.Value.GetRawValue().(string); ok && json.Unmarshal([]byte(s), &res) == nil {
+			return res
+		}
+	}
+	res := report.CellResult{Name: c.Name(), Group: c.Group(), Axes: axes(c)}
+	switch {
+	case sr.State.Is(types.SpecStateInterrupted | types.SpecStateSkipped | types.SpecStatePending):
+		res.Interrupted = true
+		res.Error = "the run stopped before this cell finished"
+	default:
+		res.Error = fmt.Sprintf("%s: %s", sr.State, sr.Failure.Message)
+	}
+	return res
+}
+
+func axes(c matrix.Cell) report.Axes {
+	return report.Axes{Fixture: c.Fixture.Name, Platform: matrix.PlatformSlug(c.Platform), Engine: c.Engine.Name,
+		BuildKit: c.BuildKit.Name, Exporter: c.Exporter.Name}
+}
+
+// expectedGroups are the groups of the cells this run selected: a group
+// whose cells all went missing is reported empty, not dropped.
+func expectedGroups(rep Report) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, sr := range rep.SpecReports {
+		for _, c := range cells {
+			if c.Name() == sr.LeafNodeText && sr.State != types.SpecStateSkipped && !seen[c.Group()] {
+				seen[c.Group()] = true
+				out = append(out, c.Group())
+			}
+		}
+	}
+	return out
+}
+
+func interrupted(rep Report) bool {
+	for _, r := range rep.SpecialSuiteFailureReasons {
+		if strings.Contains(r, "Interrupted") {
+			return true
+		}
+	}
+	return false
+}
+
+func knownDivergences() []report.KnownDivergence {
+	if loaded == nil {
+		return nil
+	}
+	var out []report.KnownDivergence
+	for _, k := range loaded.KnownDivergences {
+		exp, _ := time.Parse(matrix.DateLayout, k.Expires)
+		k := k
+		out = append(out, report.KnownDivergence{Cells: k.Cells, Reason: k.Reason, Link: k.Link, Expires: exp.Add(24*time.Hour - time.Second),
+			Match: func(a report.Axes) bool {
+				for _, c := range cells {
+					if axes(c) == a {
+						return k.Matches(c)
+					}
+				}
+				return false
+			}})
+	}
+	return out
+}
+
+func failedGroups(run report.Run) []string {
+	var out []string
+	for _, g := range run.Verdicts.Groups {
+		if g.Fails() {
+			out = append(out, fmt.Sprintf("%s: %s", g.Name(), g.State))
+		}
+	}
+	return out
+}
+
+// writeJUnit writes Ginkgo's JUnit report with the group verdicts added as
+// test cases of their own.
+func writeJUnit(rep Report, run report.Run, path string) error {
+	for _, g := range run.Verdicts.Groups {
+		sr := types.SpecReport{
+			ContainerHierarchyTexts: []string{"verdicts"},
+			LeafNodeType:            types.NodeTypeIt,
+			LeafNodeText:            g.Name(),
+			LeafNodeLabels:          []string{"verdict", string(g.State)},
+			State:                   types.SpecStatePassed,
+			StartTime:               rep.EndTime,
+			EndTime:                 rep.EndTime,
+			CapturedStdOutErr:       g.Message,
+		}
+		if g.Fails() {
+			sr.State = types.SpecStateFailed
+			sr.Failure = types.Failure{Message: g.Message, FailureNodeType: types.NodeTypeIt}
+		}
+		rep.SpecReports = append(rep.SpecReports, sr)
+	}
+	tmp := path + ".tmp"
+	if err := reporters.GenerateJUnitReportWithConfig(rep, tmp, reporters.JunitReportConfig{OmitTimelinesForSpecState: types.SpecStatePassed, OmitSpecLabels: true, OmitLeafNodeType: true}); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("junit: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// attachDiffs explains every differing pair with the image diff.
+func attachDiffs(run *report.Run) {
+	runner.AttachDiffs(run, GinkgoWriter)
+}
