@@ -20,7 +20,7 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 all: build
 
 setup:
-	@bash hack/setup-host.sh
+	@bash hack/setup-host.sh $(SETUP_FLAGS)
 
 build:
 	$(GO) build -o bin/repro-matrix ./cmd/repro-matrix

@@ -18,20 +18,35 @@ DOCKERD_LOG=/var/log/repro-matrix-dockerd.log
 
 check_host() {
   [ "$(id -u)" -eq 0 ] || die "must run as root (it installs packages and starts dockerd); run: sudo make setup"
-  [ -r /etc/os-release ] || die "no /etc/os-release: only Debian hosts are supported"
-  # shellcheck disable=SC1091
-  . /etc/os-release
-  [ "${ID:-}" = debian ] || die "this is ${PRETTY_NAME:-an unknown system}, not Debian: install docker, podman and buildx by hand"
   command -v go >/dev/null || die "go is not on PATH"
 }
 
-# apt_install installs the named packages that are not installed yet.
-apt_install() {
+# debian_family fails unless packages can be installed the way this script
+# knows: apt on Debian (or a derivative such as a CI runner's Ubuntu).
+debian_family() {
+  [ -r /etc/os-release ] || die "no /etc/os-release: cannot install $*; install them by hand"
+  # shellcheck disable=SC1091
+  . /etc/os-release
+  case " ${ID:-} ${ID_LIKE:-} " in
+    *" debian "*) ;;
+    *) die "this is ${PRETTY_NAME:-an unknown system}, not Debian: install $* by hand" ;;
+  esac
+}
+
+# need lists the packages whose command is missing: "command:package".
+need() {
   local missing=()
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
   done
+  echo "${missing[@]}"
+}
+
+# apt_install installs the named packages.
+apt_install() {
+  local missing=("$@")
   [ ${#missing[@]} -eq 0 ] && return 0
+  debian_family "${missing[*]}"
   say "installing ${missing[*]}"
   if [ ! -f /var/lib/repro-matrix-apt-updated ] || [ -n "$(find /var/lib/repro-matrix-apt-updated -mmin +720)" ]; then
     apt-get update -qq
@@ -58,6 +73,7 @@ debian_suites() {
 # docker CLI has none.
 buildx() {
   if docker buildx version >/dev/null 2>&1; then return 0; fi
+  debian_family docker-buildx
   debian_suites
   local tmp; tmp=$(mktemp -d)
   chmod 0755 "$tmp" # apt downloads as the _apt user
@@ -151,10 +167,34 @@ start_dockerd() {
   die "dockerd did not answer within 60 s (log above)"
 }
 
+# emulation registers qemu-user-static for foreign platforms (linux/arm64).
+emulation() {
+  # shellcheck disable=SC2046
+  apt_install $(need qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support)
+  mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+    update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+    [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || die "qemu-aarch64 is not registered in binfmt_misc"
+    say "registered qemu-aarch64 for linux/arm64 builds"
+  fi
+}
+
 main() {
+  local want_emulation=0
+  for flag in "$@"; do
+    case "$flag" in
+      --emulation) want_emulation=1 ;;
+      *) die "unknown flag $flag (known: --emulation)" ;;
+    esac
+  done
   check_host
-  apt_install docker.io podman runc uidmap mmdebstrap iptables ca-certificates
+  # A running dockerd from elsewhere (Docker CE on a CI runner) is kept.
+  local dockerd_pkg=docker.io
+  docker info >/dev/null 2>&1 && dockerd_pkg=""
+  # shellcheck disable=SC2046
+  apt_install $(need ${dockerd_pkg:+dockerd:$dockerd_pkg} podman:podman runc:runc newuidmap:uidmap mmdebstrap:mmdebstrap iptables:iptables update-ca-certificates:ca-certificates)
   buildx
+  [ "$want_emulation" = 1 ] && emulation
   if needs_capfilter; then install_capfilter; fi
   dockerd_config
   podman_config

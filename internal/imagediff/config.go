@@ -91,13 +91,14 @@ func createdNote(a, b any) string {
 	if ea != nil || eb != nil {
 		return ""
 	}
+	if tb.Before(ta) {
+		return fmt.Sprintf("B is %s earlier", roundDur(ta.Sub(tb)))
+	}
 	return fmt.Sprintf("B is %s later", roundDur(tb.Sub(ta)))
 }
 
 func roundDur(d time.Duration) string {
 	switch {
-	case d < 0:
-		return "-" + roundDur(-d)
 	case d >= 48*time.Hour:
 		return fmt.Sprintf("%.1f days", d.Hours()/24)
 	case d >= time.Second:

@@ -173,3 +173,18 @@ func blobOf(s *it.Store, d ocispec.Descriptor) ([]byte, error) {
 	_, err = buf.ReadFrom(rc)
 	return buf.Bytes(), err
 }
+
+func TestExtraEntriesAfterTheOtherStreamEnds(t *testing.T) {
+	b := baseEntries()
+	for i := range 300 {
+		b = append(b, it.File("extra/"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+string(rune('a'+i/26)), "x"))
+	}
+	res, err := imagediff.Diff(context.Background(), it.MustBuild(single(baseImage())), it.MustBuild(single(withEntries(b))),
+		imagediff.Options{MaxPending: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Strict.Entry != 300 || len(find(res, imagediff.KindOrder, "")) != 0 {
+		t.Fatalf("%d entries\n%s", res.Strict.Entry, dump(res))
+	}
+}

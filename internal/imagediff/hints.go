@@ -133,6 +133,15 @@ var hintRules = []hintRule{
 		},
 	},
 	{
+		id:    "base-image",
+		cause: "the builds started from different base images (org.opencontainers.image.base.* annotations differ): a tag that moved, or another registry or mirror",
+		fix:   "pin the base image by digest (FROM image@sha256:…) on both sides",
+		match: func(d *Difference, _ *hintCtx) bool {
+			k := annotKey(d)
+			return d.Kind == KindAnnotation && (k == "org.opencontainers.image.base.digest" || k == "org.opencontainers.image.base.name")
+		},
+	},
+	{
 		id:    "image-name",
 		cause: "image name or tag annotations differ: they are set at export time from the tag",
 		fix:   "export both under the same name; ignored by --semantic",

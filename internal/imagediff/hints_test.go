@@ -2,6 +2,7 @@ package imagediff_test
 
 import (
 	"archive/tar"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,6 +64,13 @@ func hintCases() map[string][]hintCase {
 		})), pair("buildkit annotation", img(func(i *it.Image) {
 			i.ManifestAnnotations = map[string]string{"moby.buildkit.frontend": "dockerfile.v0"}
 		}))},
+		"base-image": {{name: "base digest",
+			a: single(img(func(i *it.Image) {
+				i.ManifestAnnotations = map[string]string{"org.opencontainers.image.base.digest": "sha256:" + strings.Repeat("1", 64)}
+			})),
+			b: single(img(func(i *it.Image) {
+				i.ManifestAnnotations = map[string]string{"org.opencontainers.image.base.digest": "sha256:" + strings.Repeat("2", 64)}
+			}))}},
 		"image-name": {pair("ref name", img(func(i *it.Image) {
 			i.DescriptorAnnotations = map[string]string{"org.opencontainers.image.ref.name": "latest"}
 		}))},

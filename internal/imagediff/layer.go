@@ -386,14 +386,14 @@ func (d *differ) compareLayerStreams(ctx context.Context, nb *nodeB, descs [2]oc
 			if !ok {
 				open[side] = false
 				if errs[side] != nil {
-					return stats, errs[side]
+					return [2]sideStats{}, errs[side]
 				}
 				continue
 			}
 			cur[side] = e
 		}
-		if err := lc.step(cur); err != nil {
-			return stats, err
+		if err := lc.step(cur, open); err != nil {
+			return [2]sideStats{}, err
 		}
 	}
 	cancel()
@@ -410,7 +410,7 @@ func (d *differ) compareLayerStreams(ctx context.Context, nb *nodeB, descs [2]oc
 // step takes the next entry of each side (either may be nil at the end of
 // its stream) and pairs them, directly while the streams are in step, else
 // through the pending maps.
-func (lc *layerCmp) step(cur [2]*entryInfo) error {
+func (lc *layerCmp) step(cur [2]*entryInfo, open [2]bool) error {
 	a, b := cur[0], cur[1]
 	if a != nil && b != nil && a.name == b.name && lc.npend[0] == 0 && lc.npend[1] == 0 {
 		lc.common++
@@ -437,6 +437,11 @@ func (lc *layerCmp) step(cur [2]*entryInfo) error {
 			lc.common++
 			lc.episode = append(lc.episode, idxPair{a: pa.idx, b: pb.idx, name: pa.name})
 			lc.compare(pa, pb)
+			continue
+		}
+		if !open[other] && cur[other] == nil {
+			// The other stream has ended: nothing can match this entry.
+			lc.missing(side, e)
 			continue
 		}
 		lc.pend[side][e.name] = append(lc.pend[side][e.name], e)
@@ -496,15 +501,7 @@ func (lc *layerCmp) finish(stats [2]sideStats) {
 		return left[i].side < left[j].side
 	})
 	for _, l := range left {
-		s := summarize(l.e)
-		diff := Difference{Level: LevelEntry, Kind: KindMissing, Field: "entry", Path: displayPath(l.e.name), Semantic: true}
-		if l.side == 0 {
-			diff.A, diff.Note = s, "only in A"
-		} else {
-			diff.B, diff.Note = s, "only in B"
-		}
-		lc.countEntry(true)
-		lc.d.add(lc.nb, diff)
+		lc.missing(l.side, l.e)
 	}
 	d, nb := lc.d, lc.nb
 	if lc.outOfOrder > 0 {
@@ -528,6 +525,19 @@ func (lc *layerCmp) finish(stats [2]sideStats) {
 			A: lc.modeBitsEx[0], B: lc.modeBitsEx[1],
 			Note: fmt.Sprintf("%s differing only in S_IFMT bits, e.g. %s", plural(lc.modeBits, "entry"), lc.modeBitsAt)})
 	}
+}
+
+// missing reports an entry found on one side only.
+func (lc *layerCmp) missing(side int, e *entryInfo) {
+	s := summarize(e)
+	diff := Difference{Level: LevelEntry, Kind: KindMissing, Field: "entry", Path: displayPath(e.name), Semantic: true}
+	if side == 0 {
+		diff.A, diff.Note = s, "only in A"
+	} else {
+		diff.B, diff.Note = s, "only in B"
+	}
+	lc.countEntry(true)
+	lc.d.add(lc.nb, diff)
 }
 
 func formatMix(m map[tar.Format]int) string {

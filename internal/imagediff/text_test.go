@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/repro-matrix/repro-matrix/internal/imagediff"
 	it "github.com/repro-matrix/repro-matrix/internal/imagediff/imagetest"
 )
@@ -151,4 +153,34 @@ func TestJSON(t *testing.T) {
 	if !strings.Contains(string(b), `"kind":"content","field":"content","path":"/etc/shadow"`) {
 		t.Fatalf("entry difference not in JSON:\n%s", b)
 	}
+}
+
+func TestWriteTextMissingObjects(t *testing.T) {
+	a, b := baseImage(), baseImage()
+	b.Layers = append(b.Layers, it.Layer{Entries: []it.Entry{it.File("extra", "x")}})
+	b.Subject = &ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("base"), Size: 4}
+	other := baseImage()
+	other.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm64"}
+	b.Platform = &ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	a.Platform = b.Platform
+	res := diff(t, it.Index{Images: []it.Image{a}}, it.Index{Images: []it.Image{b, other}})
+	var buf bytes.Buffer
+	if err := res.WriteText(&buf, 20); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"! manifests[linux/arm64]: only in B: oci.image.manifest.v1+json sha256:",
+		"! layers[2]: only in B: oci.image.layer.v1.tar+gzip sha256:",
+		"layers: 2 ≠ 3",
+		"subject: (none) ≠ sha256:",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if res.EqualUnder(true) || res.EqualUnder(false) {
+		t.Fatal("verdicts")
+	}
+	mustFind(t, res, imagediff.KindField, "subject")
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/repro-matrix/repro-matrix/internal/oci/ocitest"
@@ -14,7 +15,7 @@ import (
 
 // benchTarball writes a 64 MiB image tarball (four random layers) once per
 // benchmark.
-func benchTarball(b *testing.B) (string, int64) {
+func benchTarball(b testing.TB) (string, int64) {
 	b.Helper()
 	var img ocitest.Image
 	for i := range 4 {
@@ -59,5 +60,25 @@ func BenchmarkSHA256File(b *testing.B) {
 			b.Fatal(err)
 		}
 		f.Close()
+	}
+}
+
+// TestAnalyzeMemoryFlat guards the streaming design: analysing a 64 MiB
+// tarball must allocate a small, size-independent amount in total.
+func TestAnalyzeMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 64 MiB tarball")
+	}
+	p, size := benchTarball(t)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := Analyze(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("analysing %d bytes allocated %d bytes", size, alloc)
+	if alloc > 8<<20 {
+		t.Errorf("analysing %d bytes allocated %d bytes", size, alloc)
 	}
 }

@@ -108,7 +108,7 @@ func chain(a, b func() error) func() error {
 func newLayout(st store) (*Layout, error) {
 	fi, err := st.lookup(indexName)
 	if errors.Is(err, ErrBlobMissing) {
-		return nil, fmt.Errorf("%w: the archive has no index.json, so it is not an OCI layout (docker save tarballs without one are not supported)", ErrNoIndex)
+		return nil, fmt.Errorf("%w: none found, so this is not an OCI image layout (docker-save tarballs without one are not supported)", ErrNoIndex)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoIndex, err)
@@ -160,7 +160,8 @@ func (l *Layout) Close() error {
 	return l.st.close()
 }
 
-// Index is index.json as parsed.
+// Index is index.json as parsed. Its slices and maps are shared: do not
+// modify them.
 func (l *Layout) Index() ocispec.Index { return l.index }
 
 // IndexDigest is the sha256 digest of index.json's bytes as stored.

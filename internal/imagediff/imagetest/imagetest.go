@@ -176,6 +176,8 @@ type Image struct {
 	DescriptorAnnotations map[string]string
 	// ManifestMediaType overrides the manifest's mediaType field.
 	ManifestMediaType *string
+	// Subject is the manifest's subject (the image it refers to).
+	Subject *ocispec.Descriptor
 	// Attestation makes this an attestation manifest for the image at
 	// index AttestationFor in the same index.
 	Attestation    bool
@@ -333,6 +335,7 @@ func (s *Store) addImage(img Image, earlier []ocispec.Descriptor) (ocispec.Descr
 	if img.ManifestMediaType != nil {
 		m.MediaType = *img.ManifestMediaType
 	}
+	m.Subject = img.Subject
 	d, err := s.addJSON(manMT, m)
 	if err != nil {
 		return d, err

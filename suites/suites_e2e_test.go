@@ -1,0 +1,178 @@
+//go:build e2e
+
+// Package suites_test runs the matrix suite itself, as `make matrix` does,
+// on small matrices, and checks what a user reads afterwards: the exit
+// status, junit.xml, summary.md and results.json.
+package suites_test
+
+import (
+	"encoding/xml"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/repro-matrix/repro-matrix/internal/report"
+)
+
+// runSuite runs the Ginkgo suite on a matrix file and profile and returns
+// its reports folder, its combined output and whether it passed.
+func runSuite(t *testing.T, matrixFile, profile string, extra ...string) (string, string, bool) {
+	t.Helper()
+	reports := t.TempDir()
+	args := append([]string{"tool", "ginkgo", "-p", "--procs=2", "--tags", "matrix"}, extra...)
+	args = append(args, "./matrix", "--", "-matrix="+matrixFile, "-profile="+profile, "-reports="+reports)
+	cmd := exec.Command("go", args...)
+	out, err := cmd.CombinedOutput()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatalf("run ginkgo: %v", err)
+	}
+	return reports, string(out), err == nil
+}
+
+func readRun(t *testing.T, reports string) report.Run {
+	t.Helper()
+	run, err := report.ReadJSON(filepath.Join(reports, "results.json"))
+	if err != nil {
+		t.Fatalf("results.json: %v", err)
+	}
+	return run
+}
+
+// junitCases returns the test cases of junit.xml by name, with their
+// failure message ("" when they passed).
+func junitCases(t *testing.T, reports string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(reports, "junit.xml"))
+	if err != nil {
+		t.Fatalf("junit.xml: %v", err)
+	}
+	var doc struct {
+		Suites []struct {
+			Cases []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Message string `xml:"message,attr"`
+					Text    string `xml:",chardata"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("junit.xml: %v", err)
+	}
+	cases := map[string]string{}
+	for _, s := range doc.Suites {
+		for _, c := range s.Cases {
+			cases[c.Name] = ""
+			if c.Failure != nil {
+				cases[c.Name] = c.Failure.Message + "\n" + c.Failure.Text
+			}
+		}
+	}
+	return cases
+}
+
+// TestSmokeProfile runs the two cells of the smoke profile (host Docker and
+// host Podman, pinned BuildKit, scratch-copy) and expects one agreeing group
+// equal to the golden digest.
+func TestSmokeProfile(t *testing.T) {
+	reports, out, ok := runSuite(t, "../../matrix.yaml", "smoke")
+	if !ok {
+		t.Fatalf("smoke run failed:\n%s", tail(out))
+	}
+	run := readRun(t, reports)
+	if len(run.Results) != 2 {
+		t.Fatalf("want 2 cell results, got %d", len(run.Results))
+	}
+	for _, r := range run.Results {
+		if r.Error != "" || r.Digest == "" {
+			t.Errorf("cell %s: digest %q, error %q", r.Name, r.Digest, r.Error)
+		}
+		if r.Golden == "" || r.Digest != r.Golden {
+			t.Errorf("cell %s: digest %s, golden %q", r.Name, r.Digest, r.Golden)
+		}
+		if r.Env["engine_version"] == "" || r.Env["buildkit_version"] != "v0.19.0" {
+			t.Errorf("cell %s: environment not recorded: %v", r.Name, r.Env)
+		}
+	}
+	if len(run.Verdicts.Groups) != 1 || run.Verdicts.Groups[0].State != report.GroupAgree {
+		t.Fatalf("want one agreeing group, got %+v", run.Verdicts.Groups)
+	}
+	cases := junitCases(t, reports)
+	group := "verdicts group: fixture=scratch-copy/platform=linux-amd64/exporter=docker"
+	if msg, ok := cases[group]; !ok || msg != "" {
+		t.Errorf("junit: group case %q missing or failed (%q); cases: %v", group, msg, keys(cases))
+	}
+	summary, err := os.ReadFile(filepath.Join(reports, "summary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"PASSED", "docker-20.10.24", "podman-4.3.1", report.ShortDigest(run.Results[0].Digest)} {
+		if !strings.Contains(string(summary), want) {
+			t.Errorf("summary.md lacks %q", want)
+		}
+	}
+}
+
+// TestNonReproducibleFixtureFails runs a fixture that writes random bytes:
+// the run must fail, and JUnit and Markdown must name the disagreeing cells.
+func TestNonReproducibleFixtureFails(t *testing.T) {
+	reports, out, ok := runSuite(t, "../testdata/matrix.yaml", "nonrepro")
+	if ok {
+		t.Fatalf("a non-reproducible fixture passed:\n%s", tail(out))
+	}
+	run := readRun(t, reports)
+	if len(run.Verdicts.Groups) != 1 {
+		t.Fatalf("want one group, got %d", len(run.Verdicts.Groups))
+	}
+	g := run.Verdicts.Groups[0]
+	if g.State != report.GroupDisagree || len(g.Differing) == 0 {
+		t.Fatalf("group state %s, differing %v; want disagree", g.State, g.Differing)
+	}
+	for _, r := range run.Results {
+		if r.Error != "" || r.Digest == "" {
+			t.Fatalf("cell %s did not build: %s", r.Name, r.Error)
+		}
+	}
+	cases := junitCases(t, reports)
+	msg, found := cases["verdicts group: fixture=nonrepro/platform=linux-amd64/exporter=docker"]
+	if !found || msg == "" {
+		t.Fatalf("junit: no failing group case; cases: %v", keys(cases))
+	}
+	summary, _ := os.ReadFile(filepath.Join(reports, "summary.md"))
+	for _, cell := range g.Differing {
+		if !strings.Contains(msg, cell) {
+			t.Errorf("junit failure does not name %s:\n%s", cell, msg)
+		}
+		engine := strings.Split(strings.Split(cell, "engine=")[1], "/")[0]
+		if !strings.Contains(string(summary), engine) {
+			t.Errorf("summary.md does not name %s", engine)
+		}
+	}
+	if !strings.Contains(string(summary), "FAILED") || !strings.Contains(string(summary), "disagree") {
+		t.Errorf("summary.md does not show the failed group:\n%s", summary)
+	}
+	if len(g.Pairs) == 0 || g.Pairs[0].DiffSummary == "" || strings.HasPrefix(g.Pairs[0].DiffSummary, "no diff") {
+		t.Errorf("the disagreeing pair is not explained: %+v", g.Pairs)
+	} else if !strings.Contains(string(g.Pairs[0].Diff), "/random") {
+		t.Errorf("the diff does not name the file that differs (/random): %s", g.Pairs[0].DiffSummary)
+	}
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func tail(s string) string {
+	if len(s) > 4000 {
+		return s[len(s)-4000:]
+	}
+	return s
+}
+
