@@ -55,13 +55,25 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# debian_mirror prints the Debian archive the host's apt sources use (a local
+# mirror if there is one), or $REPRO_MATRIX_DEBIAN_MIRROR.
+debian_mirror() {
+  if [ -n "${REPRO_MATRIX_DEBIAN_MIRROR:-}" ]; then echo "$REPRO_MATRIX_DEBIAN_MIRROR"; return; fi
+  local uri
+  uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) {print $i; exit}}')
+  [ -n "$uri" ] || uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i ~ /:\/\/.*\/debian\/?$/) {print $i; exit}}')
+  [ -n "$uri" ] || die "no Debian archive in the apt sources: set REPRO_MATRIX_DEBIAN_MIRROR"
+  echo "${uri%/}"
+}
+
 # debian_suites adds trixie and forky with a low pin priority, so the host
 # stays on its own suite while single packages (buildx) can come from them.
 debian_suites() {
   local list=/etc/apt/sources.list.d/repro-matrix-suites.list pref=/etc/apt/preferences.d/repro-matrix-suites
   [ -f "$list" ] && return 0
   say "adding Debian trixie and forky with pin priority 1 ($list)"
-  printf 'deb http://deb.debian.org/debian trixie main\ndeb http://deb.debian.org/debian forky main\n' >"$list"
+  local mirror; mirror=$(debian_mirror)
+  printf 'deb %s trixie main\ndeb %s forky main\n' "$mirror" "$mirror" >"$list"
   printf 'Package: *\nPin: release n=trixie\nPin-Priority: 1\n\nPackage: *\nPin: release n=forky\nPin-Priority: 1\n' >"$pref"
   # forky's Release file is past its Valid-Until on the mirror.
   printf 'Acquire::Check-Valid-Until "false";\n' >/etc/apt/apt.conf.d/99repro-matrix-valid-until

@@ -284,6 +284,13 @@ func TestLayerAnnotations(t *testing.T) {
 		t.Fatalf("%+v", d)
 	}
 	verdicts(t, res, false, true)
+
+	// With an mtime difference, the entry says which side was rewritten.
+	b.Layers[1].Entries = edit("etc/passwd", func(e *it.Entry) { e.Header.ModTime = later })
+	res = diff(t, single(a), single(b))
+	if d := mustFind(t, res, imagediff.KindMtime, "/etc/passwd"); d.Note != "only B's layer has rewritten timestamps" {
+		t.Fatalf("%+v", d)
+	}
 }
 
 func TestOpaqueLayers(t *testing.T) {

@@ -633,6 +633,14 @@ func (lc *layerCmp) compare(a, b *entryInfo) {
 	}
 	if !a.mtime.Equal(b.mtime) {
 		add(KindMtime, "mtime", a.mtime.UTC(), b.mtime.UTC(), true)
+		switch rw := lc.nb.hc.rewritten; {
+		case rw[0] && rw[1]:
+			diffs[len(diffs)-1].Note = "both layers claim rewritten timestamps: different SOURCE_DATE_EPOCH?"
+		case rw[0]:
+			diffs[len(diffs)-1].Note = "only A's layer has rewritten timestamps"
+		case rw[1]:
+			diffs[len(diffs)-1].Note = "only B's layer has rewritten timestamps"
+		}
 	}
 	if !a.atime.Equal(b.atime) {
 		add(KindTime, "atime", timeOrNil(a.atime), timeOrNil(b.atime), false)

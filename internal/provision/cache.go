@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Cache is a folder of content-addressed artefacts.
@@ -55,7 +56,21 @@ func has(path string) bool {
 
 // produce runs make into a temporary path beside dst and renames it into
 // place only when make succeeds, so a cache never holds half an artefact.
+// A lock file serialises processes that want the same artefact (parallel
+// test packages, Ginkgo processes): the second waits and then finds it.
 func produce(dst string, make func(tmp string) error) error {
+	if has(dst) {
+		return nil
+	}
+	lock, err := os.OpenFile(dst+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("cache lock: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("cache lock: %w", err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 	if has(dst) {
 		return nil
 	}

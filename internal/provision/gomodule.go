@@ -22,8 +22,9 @@ const BuildKitModule = "github.com/moby/buildkit"
 var ErrModuleRefused = errors.New("module refused by the Go module proxy")
 
 // refusedRe finds the module the go command could not fetch, in lines like
-// "go: example.com/m@v0.0.0-2020...: invalid version: unknown revision ...".
-var refusedRe = regexp.MustCompile(`(?m)^go: (?:[^\s:]+@[^\s:]+ requires\s+)?([^\s@:]+)@([^\s:]+): (.*)$`)
+// "example.com/m@v0.0.0-2020...: reading https://.../m/@v/....zip: 403 Forbidden"
+// or "go: example.com/m@v1.2.3: invalid version: unknown revision v1.2.3".
+var refusedRe = regexp.MustCompile(`(?m)([a-zA-Z0-9._~/-]+)@(v[0-9][^\s:]*): (.*(?:reading|invalid version|unknown revision|not found|Forbidden|Gone|not available).*)$`)
 
 // binaries are what a BuildKit image needs from BuildKit's module.
 type binaries struct {

@@ -9,9 +9,6 @@ import (
 	"strings"
 )
 
-// DebianMirror is the only archive this project downloads packages from.
-const DebianMirror = "http://deb.debian.org/debian"
-
 // RootFS describes a Debian root filesystem made by mmdebstrap.
 type RootFS struct {
 	Suite    string   // bookworm, trixie, forky
@@ -33,6 +30,10 @@ var cleanup = []string{
 // make writes the root filesystem as a tar file. With SOURCE_DATE_EPOCH set,
 // mmdebstrap gives the same bytes for the same packages.
 func (r RootFS) make(ctx context.Context, out string) error {
+	mirror, err := DebianMirror()
+	if err != nil {
+		return err
+	}
 	variant := r.Variant
 	if variant == "" {
 		variant = "minbase"
@@ -45,7 +46,7 @@ func (r RootFS) make(ctx context.Context, out string) error {
 	if len(r.Include) > 0 {
 		args = append(args, "--include="+strings.Join(r.Include, ","))
 	}
-	args = append(args, r.Suite, out, DebianMirror)
+	args = append(args, r.Suite, out, mirror)
 	cmd := exec.CommandContext(ctx, "mmdebstrap", args...)
 	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(r.Epoch, 10))
 	if o, err := cmd.CombinedOutput(); err != nil {
