@@ -175,4 +175,3 @@ func tail(s string) string {
 	}
 	return s
 }
-
