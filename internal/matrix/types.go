@@ -56,8 +56,10 @@ const (
 //   - version: the exact version, "20.10.24" or "20.10" (required).
 //   - where: host or container; defaults to container when image is set and
 //     to host otherwise.
-//   - image: container engines only, required there: the upstream image
-//     pinned by digest, e.g. "docker:26.1.5-dind@sha256:<64 hex>". Its tag
+//   - image: container engines only, optional: the upstream image pinned by
+//     digest, e.g. "docker:28.5.2-dind@sha256:<64 hex>", recorded for online
+//     runners (this project provisions every engine from its offline recipe;
+//     a digest nobody has checked is worse than none). Its tag
 //     must start with the version (a leading "v" and a "-suffix" are
 //     allowed: "v5.4.2", "26.1.5-dind").
 //   - offline: container engines only, required there: the Debian suite

@@ -116,9 +116,6 @@ func (m *Matrix) validateEngines(p *problems) {
 				p.add(f+".offline", "only container engines are provisioned offline (where: host)")
 			}
 		case Container:
-			if e.Image == "" {
-				p.add(f+".image", "required for a container engine: the upstream image pinned by digest, e.g. docker:26.1.5-dind@sha256:<64 hex>")
-			}
 			switch {
 			case e.Offline == nil:
 				p.add(f+".offline", "required for a container engine: {suite: trixie}, the Debian suite to install %s from", e.Kind)

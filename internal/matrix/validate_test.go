@@ -72,7 +72,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"bad-platform", []string{"fixtures[0].platforms[0]"}, `unknown architecture "amd46"`},
 		{"sde-and-datetime", []string{"fixtures[0].datetime"}, "set exactly one"},
 		{"engine-version", []string{"engines[0].version"}, `"v20.10": want a plain version`},
-		{"container-engine", []string{"engines[0].image", "engines[0].offline"}, "required for a container engine"},
+		{"container-engine", []string{"engines[0].offline"}, "required for a container engine"},
 		{"wrong-type", []string{"fixtures[0].sourceDateEpoch"}, `want an integer, got the string "soon"`},
 	}
 	for _, tt := range tests {
