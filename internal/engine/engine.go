@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 )
 
 // Kind is the kind of an engine.
@@ -33,6 +34,14 @@ func ParseKind(s string) (Kind, error) {
 // ErrNotRunning means the engine does not answer.
 var ErrNotRunning = errors.New("engine does not answer")
 
+// ErrEngineDied marks a failure under an engine that was not alive
+// afterwards: the engine's failure, not the build's (see Explain).
+var ErrEngineDied = errors.New("engine died")
+
+// RunLabel marks everything a run creates (containers, networks, volumes),
+// with the run id as its value; runner.RunLabel has the same value.
+const RunLabel = "org.repro-matrix.run"
+
 // Engine is a container engine the build core can drive.
 type Engine interface {
 	Kind() Kind
@@ -46,8 +55,16 @@ type Engine interface {
 	// Environment records what the engine runs on: versions of the engine,
 	// runc, the kernel, the storage driver.
 	Environment(ctx context.Context) (map[string]string, error)
-	// Close releases what the engine started (nothing for host engines).
+	// Close releases what the engine started (nothing for host engines):
+	// a container engine's container, network, volume and folder. An
+	// engine from Connect leaves them to the process that started it.
 	Close(ctx context.Context) error
+	// Alive reports whether the engine still runs and answers; its error
+	// wraps ErrNotRunning and says why (container exited, with its code).
+	Alive(ctx context.Context) error
+	// Logs returns the last lines of the engine daemon's log ("" when the
+	// engine has no daemon log, as host Podman).
+	Logs(ctx context.Context, lines int) (string, error)
 }
 
 // Run runs an engine command and returns its stdout; a failure carries the
@@ -80,16 +97,73 @@ func (e *CommandError) Error() string {
 func (e *CommandError) Unwrap() error { return e.Err }
 
 // Load loads a docker-archive tarball into the engine unless an image with
-// that ID is already there under ref, so images reach an engine once.
+// that ID is already there under ref, so images reach an engine once. The
+// tarball goes through the CLI's standard input, so it need not be visible
+// to the engine (Podman in a container reads it through docker exec).
 func Load(ctx context.Context, e Engine, ref, id, tarball string) error {
-	if got, err := Run(ctx, e, "image", "inspect", "--format", "{{.Id}}", ref); err == nil && strings.TrimSpace(got) == id {
+	if got, err := Run(ctx, e, "image", "inspect", "--format", "{{.Id}}", ref); err == nil && sameID(got, id) {
 		return nil
 	}
-	if _, err := Run(ctx, e, "load", "-i", tarball); err != nil {
+	f, err := os.Open(tarball)
+	if err != nil {
 		return fmt.Errorf("load %s into %s: %w", ref, e.Name(), err)
+	}
+	defer f.Close()
+	cmd := e.Command(ctx, "load")
+	cmd.Stdin = f
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("load %s into %s: %w", ref, e.Name(), &CommandError{Args: cmd.Args, Err: err, Stderr: stderr.String()})
 	}
 	return nil
 }
+
+// sameID compares image IDs with or without their algorithm: Podman prints
+// the hex digits only.
+func sameID(a, b string) bool {
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	return a != "" && strings.TrimPrefix(a, "sha256:") == strings.TrimPrefix(b, "sha256:")
+}
+
+// Explain tells a failure of the engine from a failure of what ran under
+// it. When e is still alive it returns err unchanged; otherwise an error
+// that wraps ErrEngineDied and err, names the engine, says why it is not
+// alive and carries the engine's last log lines.
+func Explain(ctx context.Context, e Engine, err error) error {
+	if err == nil {
+		return nil
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	alive := e.Alive(actx)
+	if alive == nil {
+		return err
+	}
+	logs, lerr := e.Logs(actx, 30)
+	if lerr != nil {
+		logs = "(no logs: " + lerr.Error() + ")"
+	}
+	return &DeadError{Engine: e.Name(), Cause: alive, Logs: logs, Err: err}
+}
+
+// DeadError is a failure under an engine that died.
+type DeadError struct {
+	Engine string // the engine's name
+	Cause  error  // what Alive reported
+	Logs   string // the engine's last log lines
+	Err    error  // the failure under the engine
+}
+
+func (e *DeadError) Error() string {
+	msg := fmt.Sprintf("engine %s died: %v; the failure under it: %v", e.Engine, e.Cause, e.Err)
+	if logs := strings.TrimSpace(e.Logs); logs != "" {
+		msg += "\nlast lines of the engine's log:\n" + logs
+	}
+	return msg
+}
+
+func (e *DeadError) Unwrap() []error { return []error{ErrEngineDied, e.Err} }
 
 // hostEnv is the environment for CLI commands of host engines.
 func hostEnv(extra ...string) []string {

@@ -2,7 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -38,16 +41,75 @@ func (h *host) Command(ctx context.Context, args ...string) *exec.Cmd {
 
 func (h *host) Close(context.Context) error { return nil }
 
+func (h *host) serverVersion(ctx context.Context) (string, error) { return serverVersion(ctx, h) }
+
+// Alive asks the host's engine for its version.
+func (h *host) Alive(ctx context.Context) error {
+	if _, err := h.serverVersion(ctx); err != nil {
+		return fmt.Errorf("host %s: %w: %w", h.kind, ErrNotRunning, err)
+	}
+	return nil
+}
+
+// HostDockerdLog is where hack/setup-host.sh starts dockerd's log.
+const HostDockerdLog = "/var/log/repro-matrix-dockerd.log"
+
+// Logs returns the tail of the host dockerd's log when setup-host.sh
+// started it ("" otherwise); host Podman has no daemon.
+func (h *host) Logs(_ context.Context, lines int) (string, error) {
+	if h.kind != Docker {
+		return "", nil
+	}
+	b, err := readTail(HostDockerdLog, 256<<10)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return lastLines(string(b), lines), nil
+}
+
+// readTail reads at most max bytes from the end of a file.
+func readTail(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	off := st.Size() - max
+	if off < 0 {
+		off = 0
+	}
+	b := make([]byte, st.Size()-off)
+	n, err := f.ReadAt(b, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return b[:n], nil
+}
+
+// lastLines keeps the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if n > 0 && len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
 // serverVersion asks the engine, not the client: the client binary on the
 // PATH (Docker 28 here) may differ from the daemon (Docker 20.10).
-func (h *host) serverVersion(ctx context.Context) (string, error) {
-	format := "{{.Server.Version}}"
-	if h.kind == Podman {
-		format = "{{.Version.Version}}"
-		out, err := Run(ctx, h, "info", "--format", format)
+func serverVersion(ctx context.Context, e Engine) (string, error) {
+	if e.Kind() == Podman {
+		out, err := Run(ctx, e, "info", "--format", "{{.Version.Version}}")
 		return cleanVersion(out), err
 	}
-	out, err := Run(ctx, h, "version", "--format", format)
+	out, err := Run(ctx, e, "version", "--format", "{{.Server.Version}}")
 	return cleanVersion(out), err
 }
 

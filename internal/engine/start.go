@@ -3,6 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
+
+	"github.com/repro-matrix/repro-matrix/internal/provision"
 )
 
 // Spec is an engine a run asks for.
@@ -13,6 +17,30 @@ type Spec struct {
 	InContainer bool   // run the engine in a container instead of using the host's
 	RunID       string // labels what the engine's start creates
 	Dir         string // run folder: sockets and config folders go below it
+
+	// The fields below are for engines in containers only.
+
+	// Mounts are host folders that must be visible at the same path inside
+	// the engine, read-write: Podman in a container is driven through
+	// `docker exec`, so the paths of `podman run -v HOST:...` (a cell's
+	// folder, a fixture's context) are resolved inside the engine
+	// container. Dir is always mounted for Podman. Docker needs none (its
+	// CLI runs on the host and sends contexts and receives tarballs).
+	Mounts []string
+	// Suite and Package are the offline recipe of the engine image (the
+	// Debian suite and package, matrix.yaml's offline entry); an empty
+	// Suite takes the suite known to carry Version.
+	Suite   string
+	Package string
+	// Image is an engine image already in the host's Docker to use instead
+	// of provisioning one from Debian's archive (it must carry the
+	// entrypoint of provision.EntrypointScript).
+	Image string
+	// Cache is where engine images are provisioned; zero: the default.
+	Cache provision.Cache
+	// Log receives progress (provisioning, loading, starting, with
+	// timings); nil discards it.
+	Log io.Writer
 }
 
 // Handle tells another process of the same run how to reach a started
@@ -22,6 +50,30 @@ type Handle struct {
 	Kind    Kind   `json:"kind"`
 	Version string `json:"version"`
 	Host    bool   `json:"host"`
+
+	// Container is the name of the engine's container on the host's Docker
+	// (engines in containers only). Podman's commands run through
+	// `docker exec -i <Container> podman ...`.
+	Container string `json:"container,omitempty"`
+	// Socket is the host path of the unix socket of Docker in a container:
+	// its CLI gets DOCKER_HOST=unix://<Socket>.
+	Socket string `json:"socket,omitempty"`
+	// Dir is the engine's folder on the host (socket, buildx config); it is
+	// removed when the engine is closed.
+	Dir string `json:"dir,omitempty"`
+	// Image is the engine image the container runs.
+	Image string `json:"image,omitempty"`
+	// Registry is the registry address that BuildKit under this engine uses
+	// for base images, e.g. 127.0.0.1:5000, when the run's loopback registry
+	// is out of its reach: Docker in a container has its own network
+	// namespace, where 127.0.0.1 is the engine container, so it carries a
+	// registry of its own. Empty: use the run's registry (host engines,
+	// Podman in a container on the host's network).
+	Registry string `json:"registry,omitempty"`
+	// RegistryPush is the host-side address (127.0.0.1:port) of Registry:
+	// push base images there, then refer to them through Registry (see
+	// Handle.Push and Handle.LocalRef).
+	RegistryPush string `json:"registryPush,omitempty"`
 }
 
 // Start connects to the host's engine or starts one in a container, and
@@ -29,7 +81,11 @@ type Handle struct {
 // the engine even on error, for the caller to Close.
 func Start(ctx context.Context, s Spec) (Engine, Handle, error) {
 	if s.InContainer {
-		return nil, Handle{}, fmt.Errorf("engine %s: engines in containers are not available yet", s.Name)
+		c, h, err := startContainer(ctx, s)
+		if c == nil {
+			return nil, h, err
+		}
+		return c, h, err
 	}
 	e, err := Host(ctx, s.Kind)
 	if err != nil {
@@ -39,19 +95,28 @@ func Start(ctx context.Context, s Spec) (Engine, Handle, error) {
 	return e, h, checkVersion(s, e.Version())
 }
 
-// Connect reaches an engine another process started.
+// Connect reaches an engine another process started. The engine it
+// returns does not own what that process created: its Close does nothing.
 func Connect(ctx context.Context, h Handle) (Engine, error) {
-	if !h.Host {
-		return nil, fmt.Errorf("engine %s: engines in containers are not available yet", h.Name)
+	if h.Host {
+		return Host(ctx, h.Kind)
 	}
-	return Host(ctx, h.Kind)
+	c, err := connectContainer(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // checkVersion compares a declared version with the running one; a
 // declared "20.10" accepts any 20.10.x.
 func checkVersion(s Spec, running string) error {
-	if running == s.Version || (len(running) > len(s.Version) && running[:len(s.Version)+1] == s.Version+".") {
+	if versionMatches(s.Version, running) {
 		return nil
 	}
 	return fmt.Errorf("engine %s: matrix.yaml declares %s %s, the running engine reports %s", s.Name, s.Kind, s.Version, running)
+}
+
+func versionMatches(declared, running string) bool {
+	return running != "" && (running == declared || strings.HasPrefix(running, declared+"."))
 }
