@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/repro-matrix/repro-matrix/internal/report"
 )
@@ -105,6 +106,9 @@ func TestSmokeProfile(t *testing.T) {
 	if msg, ok := cases[group]; !ok || msg != "" {
 		t.Errorf("junit: group case %q missing or failed (%q); cases: %v", group, msg, keys(cases))
 	}
+	if left := leftovers(); len(left) > 0 {
+		t.Errorf("left behind after the run: %v", left)
+	}
 	summary, err := os.ReadFile(filepath.Join(reports, "summary.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -174,4 +178,89 @@ func tail(s string) string {
 		return s[len(s)-4000:]
 	}
 	return s
+}
+
+// TestInterruptWritesReportsAndLeavesNothing sends Ctrl-C to a run while
+// its cells build: the reports must still be written, with the cells
+// marked interrupted, and no container, builder or volume of the run may
+// remain on either engine.
+func TestInterruptWritesReportsAndLeavesNothing(t *testing.T) {
+	ginkgo := filepath.Join(t.TempDir(), "ginkgo")
+	if out, err := exec.Command("go", "build", "-o", ginkgo, "github.com/onsi/ginkgo/v2/ginkgo").CombinedOutput(); err != nil {
+		t.Fatalf("build ginkgo: %v\n%s", err, out)
+	}
+	reports := t.TempDir()
+	cmd := exec.Command(ginkgo, "-p", "--procs=2", "--tags", "matrix", "./matrix", "--",
+		"-matrix=../testdata/matrix.yaml", "-profile=nonrepro", "-reports="+reports)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(5*time.Minute, runContainersExist) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("no build container appeared:\n%s", tail(out.String()))
+	}
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Errorf("an interrupted run exited 0")
+		}
+	case <-time.After(5 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("the run did not stop within 5 minutes of Ctrl-C:\n%s", tail(out.String()))
+	}
+	run := readRun(t, reports)
+	if !run.Interrupted {
+		t.Errorf("results.json does not say the run was interrupted")
+	}
+	for _, r := range run.Results {
+		if r.Digest == "" && r.Error == "" {
+			t.Errorf("cell %s has neither digest nor error", r.Name)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(reports, "summary.md")); err != nil {
+		t.Errorf("summary.md not written: %v", err)
+	}
+	if left := leftovers(); len(left) > 0 {
+		t.Errorf("left behind after Ctrl-C: %v\n%s", left, tail(out.String()))
+	}
+}
+
+// runContainersExist reports whether a matrix cell's build container runs.
+func runContainersExist() bool { return len(leftovers()) > 0 }
+
+// leftovers lists what matrix runs create on the host engines: containers
+// and volumes labelled org.repro-matrix.run, cell builders and their state.
+func leftovers() []string {
+	var found []string
+	queries := [][]string{
+		{"docker", "ps", "-aq", "--filter", "label=org.repro-matrix.run"},
+		{"docker", "ps", "-aq", "--filter", "name=buildx_buildkit_repro-matrix-run-"},
+		{"docker", "volume", "ls", "-q", "--filter", "name=buildx_buildkit_repro-matrix-run-"},
+		{"docker", "network", "ls", "-q", "--filter", "label=org.repro-matrix.run"},
+		{"podman", "ps", "-aq", "--filter", "label=org.repro-matrix.run"},
+	}
+	for _, q := range queries {
+		out, _ := exec.Command(q[0], q[1:]...).Output()
+		for _, id := range strings.Fields(string(out)) {
+			found = append(found, q[0]+" "+q[1]+" "+id)
+		}
+	}
+	return found
+}
+
+func waitFor(limit time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return false
 }
