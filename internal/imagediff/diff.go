@@ -72,6 +72,9 @@ func (d *differ) add(nb *nodeB, diff Difference) {
 	if nb.hc.attestation {
 		diff.Semantic = false
 	}
+	if diff.Note == "" && dockerDropped(&diff, nb.hc) {
+		diff.Note = "docker schema 2 manifests carry no annotations"
+	}
 	where := nb.where
 	if diff.Path != "" {
 		where = joinWhere(where, diff.Path)
@@ -277,12 +280,14 @@ func (d *differ) readJSON(ctx context.Context, side int, desc ocispec.Descriptor
 }
 
 // annotationSemantic tells whether an annotation key is judged semantic.
-// Timestamps, names given at export, BuildKit's bookkeeping and attestation
-// references are not; anything else is, to err on the side of caution.
+// Timestamps, names given at export, BuildKit's bookkeeping, attestation
+// references and base-image pointers (a different base shows in the layers)
+// are not; anything else is, to err on the side of caution.
 func annotationSemantic(key string) bool {
 	switch key {
 	case ocispecAnnotCreated, ocispecAnnotRefName, annotContainerdName, annotRewrittenTimestamp,
-		annotDockerRefDigest, annotDockerRefType:
+		annotDockerRefDigest, annotDockerRefType,
+		"org.opencontainers.image.base.digest", "org.opencontainers.image.base.name":
 		return false
 	}
 	return !strings.HasPrefix(key, "moby.buildkit.")
@@ -384,6 +389,7 @@ func (d *differ) compareManifests(ctx context.Context, root *nodeB, p leafPair) 
 	if err := d.readJSON(ctx, 1, db, &mbm); err != nil {
 		return err
 	}
+	mb.hc.docker = [2]bool{parseMediaType(ma.MediaType).flavour == "docker", parseMediaType(mbm.MediaType).flavour == "docker"}
 	before := d.res.Strict.Total()
 	if ma.SchemaVersion != mbm.SchemaVersion {
 		d.add(mb, Difference{Kind: KindField, Field: "schemaVersion", A: ma.SchemaVersion, B: mbm.SchemaVersion})

@@ -278,17 +278,32 @@ func TestVerifyDiffIDsWarnsOnFalseClaim(t *testing.T) {
 func TestLayerAnnotations(t *testing.T) {
 	a, b := baseImage(), baseImage()
 	b.Layers[1].Annotations = map[string]string{"buildkit/rewritten-timestamp": "1704067200"}
+	b.Layers[1].Entries = edit("etc/passwd", func(e *it.Entry) { e.Header.ModTime = later })
 	res := diff(t, single(a), single(b))
 	d := mustFind(t, res, imagediff.KindAnnotation, "annotations[buildkit/rewritten-timestamp]")
 	if d.Level != imagediff.LevelLayer || d.Semantic || !hasHint(d, "rewrite-timestamp") {
 		t.Fatalf("%+v", d)
 	}
+	// The entry says which side was rewritten.
+	if d := mustFind(t, res, imagediff.KindMtime, "/etc/passwd"); d.Note != "only B's layer has rewritten timestamps" {
+		t.Fatalf("%+v", d)
+	}
+
+	// The same blob under an annotation on one side only: the timestamps
+	// are the same, so this is not a rewrite-timestamp difference.
+	b.Layers[1].Entries = baseEntries()
+	res = diff(t, single(a), single(b))
+	d = mustFind(t, res, imagediff.KindAnnotation, "annotations[buildkit/rewritten-timestamp]")
+	if hasHint(d, "rewrite-timestamp") {
+		t.Fatalf("%+v", d)
+	}
 	verdicts(t, res, false, true)
 
-	// With an mtime difference, the entry says which side was rewritten.
-	b.Layers[1].Entries = edit("etc/passwd", func(e *it.Entry) { e.Header.ModTime = later })
+	// A docker schema 2 manifest drops layer annotations.
+	a.Docker = true
 	res = diff(t, single(a), single(b))
-	if d := mustFind(t, res, imagediff.KindMtime, "/etc/passwd"); d.Note != "only B's layer has rewritten timestamps" {
+	d = mustFind(t, res, imagediff.KindAnnotation, "annotations[buildkit/rewritten-timestamp]")
+	if !hasHint(d, "oci-mediatypes") || hasHint(d, "rewrite-timestamp") || !strings.Contains(d.Note, "no annotations") {
 		t.Fatalf("%+v", d)
 	}
 }

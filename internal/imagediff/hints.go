@@ -21,6 +21,20 @@ type hintCtx struct {
 	// rewritten tells whether the layer on each side carries the
 	// buildkit/rewritten-timestamp annotation.
 	rewritten [2]bool
+	// docker tells whether the manifest on each side is a docker schema 2
+	// manifest, which has no place for annotations.
+	docker [2]bool
+	// sameBlob: the layer blobs are identical.
+	sameBlob bool
+}
+
+// dockerDropped tells whether an annotation difference is explained by one
+// side's docker schema 2 manifest, which cannot carry annotations.
+func dockerDropped(d *Difference, c *hintCtx) bool {
+	if d.Kind != KindAnnotation || strings.HasPrefix(d.Field, "descriptor.") || strings.Contains(d.Field, ".descriptor.") {
+		return false
+	}
+	return (d.A == nil && c.docker[0] && !c.docker[1]) || (d.B == nil && c.docker[1] && !c.docker[0])
 }
 
 // hintRule is one known cause: a matcher over a difference, what it means
@@ -39,9 +53,9 @@ var hintRules = []hintRule{
 		id:    "oci-mediatypes",
 		cause: "docker vs OCI media types for the same objects: one exporter wrote docker schema 2 types, the other OCI types",
 		fix:   "export both with OCI media types: exporter option oci-mediatypes=true (e.g. --output type=image,oci-mediatypes=true; docker's classic store writes docker types)",
-		match: func(d *Difference, _ *hintCtx) bool {
+		match: func(d *Difference, c *hintCtx) bool {
 			a, b := strA(d), strB(d)
-			return d.Kind == KindMediaType && relateMediaTypes(a, b) == mtFlavour
+			return (d.Kind == KindMediaType && relateMediaTypes(a, b) == mtFlavour) || dockerDropped(d, c)
 		},
 	},
 	{
@@ -57,8 +71,8 @@ var hintRules = []hintRule{
 		id:    "rewrite-timestamp",
 		cause: "layer timestamps were rewritten to SOURCE_DATE_EPOCH on one side only (buildkit/rewritten-timestamp annotation)",
 		fix:   "exporter option rewrite-timestamp=true with the same SOURCE_DATE_EPOCH on both builds (BuildKit >= v0.13)",
-		match: func(d *Difference, _ *hintCtx) bool {
-			return d.Kind == KindAnnotation && annotKey(d) == annotRewrittenTimestamp
+		match: func(d *Difference, c *hintCtx) bool {
+			return d.Kind == KindAnnotation && annotKey(d) == annotRewrittenTimestamp && !c.sameBlob && !dockerDropped(d, c)
 		},
 	},
 	{
@@ -107,7 +121,7 @@ var hintRules = []hintRule{
 			case d.Kind == KindHistory && strings.HasSuffix(d.Field, ".created"):
 				return true
 			case d.Kind == KindAnnotation && annotKey(d) == ocispecAnnotCreated:
-				return true
+				return d.A != nil && d.B != nil
 			}
 			return false
 		},
@@ -124,11 +138,15 @@ var hintRules = []hintRule{
 		id:    "build-annotation",
 		cause: "a moby.buildkit.* or org.opencontainers.image.* annotation is present on one side only: the exporters or their annotation options differ",
 		fix:   "pass the same --annotation / exporter annotation.* options (and the same exporter) to both builds",
-		match: func(d *Difference, _ *hintCtx) bool {
-			if d.Kind != KindAnnotation || (d.A != nil && d.B != nil) {
+		match: func(d *Difference, c *hintCtx) bool {
+			if d.Kind != KindAnnotation || (d.A != nil && d.B != nil) || dockerDropped(d, c) {
 				return false
 			}
 			key := annotKey(d)
+			switch key {
+			case ocispecAnnotRefName, "org.opencontainers.image.base.digest", "org.opencontainers.image.base.name":
+				return false // more specific rules name these
+			}
 			return strings.HasPrefix(key, "moby.buildkit.") || strings.HasPrefix(key, "org.opencontainers.image.")
 		},
 	},

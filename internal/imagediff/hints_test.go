@@ -39,6 +39,7 @@ func hintCases() map[string][]hintCase {
 		"layer-compression": {pair("gzip level", img(func(i *it.Image) { i.Layers[1].GzipLevel = 1 }))},
 		"rewrite-timestamp": {pair("annotation", img(func(i *it.Image) {
 			i.Layers[1].Annotations = map[string]string{"buildkit/rewritten-timestamp": "1704067200"}
+			i.Layers[1].Entries = edit("etc/passwd", mtime(later))
 		}))},
 		"mtime-after-epoch": {
 			entries("created as epoch", edit("etc/passwd", mtime(later))),

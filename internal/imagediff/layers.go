@@ -136,6 +136,7 @@ func (d *differ) compareLayer(ctx context.Context, mb *nodeB, p layerPair, descs
 	lb := d.child(mb, LevelLayer, name, string(da.Digest), string(db.Digest))
 	_, lb.hc.rewritten[0] = da.Annotations[annotRewrittenTimestamp]
 	_, lb.hc.rewritten[1] = db.Annotations[annotRewrittenTimestamp]
+	lb.hc.sameBlob = da.Digest == db.Digest
 	defer keep(mb, lb)
 	d.compareDescriptorMeta(lb, "", da, db)
 	if da.Digest == db.Digest {
@@ -148,7 +149,7 @@ func (d *differ) compareLayer(ctx context.Context, mb *nodeB, p layerPair, descs
 	if claimed[0] != "" && claimed[0] == claimed[1] && !d.opts.VerifyDiffIDs {
 		d.add(lb, Difference{Kind: KindCompression, Field: "blob", A: da.Digest, B: db.Digest,
 			Note: fmt.Sprintf("same diff-id %s (per the configs); %s vs %s",
-				claimed[0], parseMediaType(da.MediaType).compression, parseMediaType(db.MediaType).compression)})
+				shortDigest(string(claimed[0])), parseMediaType(da.MediaType).compression, parseMediaType(db.MediaType).compression)})
 		lb.n.Note = "not streamed: the configs give both the same diff-id"
 		return nil
 	}
@@ -179,7 +180,7 @@ func (d *differ) compareLayer(ctx context.Context, mb *nodeB, p layerPair, descs
 	switch {
 	case ids[0] != "" && ids[0] == ids[1]:
 		d.add(lb, Difference{Kind: KindCompression, Field: "blob", A: da.Digest, B: db.Digest,
-			Note: fmt.Sprintf("same diff-id %s; %s vs %s", ids[0], stats[0].compression, stats[1].compression)})
+			Note: fmt.Sprintf("same diff-id %s; %s vs %s", shortDigest(string(ids[0])), stats[0].compression, stats[1].compression)})
 	case d.res.Strict.Total() == before:
 		d.add(lb, Difference{Kind: KindEncoding, Field: "tar stream", A: ids[0], B: ids[1],
 			Note: "the tar streams differ though every entry compares equal (header encoding, padding, end-of-archive)"})
