@@ -21,9 +21,10 @@ func newGoldensCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "goldens [--matrix FILE] [--dry] RESULTS.json",
 		Short: "Record the digests of a run as the fixtures' golden digests, and show what changed",
-		Long: "Writes each fixture's golden.yaml from a run's results.json: for every group whose built\n" +
-			"cells agree on one digest. Groups whose cells disagree or failed are left as they were and\n" +
-			"listed; the command then exits 1.",
+		Long: "Writes each fixture's golden.yaml from a run's results.json. A group's golden digest is\n" +
+			"what the pinned BuildKit builds: every cell of the pinned BuildKit in the group must have\n" +
+			"built and agree. Other BuildKits are held to it (known divergences of matrix.yaml aside).\n" +
+			"Groups without such agreement are left as they were and listed; the command then exits 1.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := matrix.Load(file)
@@ -34,7 +35,11 @@ func newGoldensCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitUsage, fmt.Errorf("%s: %w", args[0], err))
 			}
-			return updateGoldens(cmd.OutOrStdout(), m, run, dry)
+			pinned := m.Pinned()
+			if pinned == nil {
+				return withCode(exitUsage, fmt.Errorf("%s: no pinned BuildKit", m.Path))
+			}
+			return updateGoldens(cmd.OutOrStdout(), m, run, pinned.Name, dry)
 		},
 	}
 	cmd.Flags().StringVar(&file, "matrix", matrix.DefaultFile, "matrix file")
@@ -43,8 +48,8 @@ func newGoldensCmd() *cobra.Command {
 }
 
 // updateGoldens records the agreed digest of every group of run.
-func updateGoldens(w io.Writer, m *matrix.Matrix, run report.Run, dry bool) error {
-	agreedByGroup, skipped := agreedDigests(run)
+func updateGoldens(w io.Writer, m *matrix.Matrix, run report.Run, pinned string, dry bool) error {
+	agreedByGroup, skipped := agreedDigests(run, pinned)
 	next := map[*matrix.Fixture]map[string]matrix.Digest{}
 	changed := 0
 	for _, g := range sortedNames(agreedByGroup) {
@@ -109,12 +114,17 @@ type agreement struct {
 	digest string
 }
 
-// agreedDigests returns the groups whose cells all built and agree; the
-// others are returned as reasons.
-func agreedDigests(run report.Run) (map[string]agreement, []string) {
+// agreedDigests returns the groups whose cells of the pinned BuildKit all
+// built and agree; the others are returned with the reason.
+func agreedDigests(run report.Run, pinned string) (map[string]agreement, []string) {
 	byGroup := map[string][]report.CellResult{}
 	for _, r := range run.Results {
-		byGroup[r.Group] = append(byGroup[r.Group], r)
+		if r.Axes.BuildKit == pinned {
+			byGroup[r.Group] = append(byGroup[r.Group], r)
+		}
+	}
+	if len(byGroup) == 0 {
+		return nil, []string{"no cell of the pinned BuildKit " + pinned + " in this run"}
 	}
 	out := map[string]agreement{}
 	var skipped []string
