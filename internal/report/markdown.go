@@ -248,7 +248,9 @@ func writePair(b *md, p Pair, results []CellResult) {
 	if len(p.Hints) > 0 {
 		b.l("")
 	}
-	if len(p.Diff) > 0 {
+	if p.DiffText != "" {
+		writeFence(b, "text", p.DiffText)
+	} else if len(p.Diff) > 0 {
 		var ind bytes.Buffer
 		if err := json.Indent(&ind, p.Diff, "", "  "); err != nil {
 			writeFence(b, "text", string(p.Diff))

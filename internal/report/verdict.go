@@ -117,6 +117,9 @@ type Pair struct {
 	Diff json.RawMessage `json:"diff,omitempty"`
 	// DiffSummary is one line: what differs (descriptor, media type, file...).
 	DiffSummary string `json:"diff_summary,omitempty"`
+	// DiffText is the diff as a short tree for people; the Markdown shows
+	// it instead of the JSON, which stays in results.json.
+	DiffText string `json:"diff_text,omitempty"`
 	// Hints are likely causes and remedies.
 	Hints []string `json:"hints,omitempty"`
 }

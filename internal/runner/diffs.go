@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/repro-matrix/repro-matrix/internal/imagediff"
@@ -38,6 +39,10 @@ func AttachDiffs(run *report.Run, log io.Writer) {
 		}
 		if b, err := json.Marshal(res); err == nil {
 			p.Diff = b
+		}
+		var text strings.Builder
+		if err := res.WriteText(&text, 20); err == nil {
+			p.DiffText = text.String()
 		}
 	}
 }
