@@ -1,6 +1,7 @@
 // Package engine holds the container engines the build core drives: Docker
-// and Podman on the host (and, later, in containers). An engine knows how it
-// is reached, how to load an image into it, and what it runs on.
+// and Podman on the host, and Docker and Podman of other versions in
+// containers (container.go). An engine knows how it is reached, how to load
+// an image into it, what it runs on, and whether it is still alive.
 package engine
 
 import (
@@ -156,7 +157,8 @@ type DeadError struct {
 }
 
 func (e *DeadError) Error() string {
-	msg := fmt.Sprintf("engine %s died: %v; the failure under it: %v", e.Engine, e.Cause, e.Err)
+	cause := strings.TrimPrefix(e.Cause.Error(), "engine "+e.Engine+": ")
+	msg := fmt.Sprintf("engine %s died (%s); the failure under it: %v", e.Engine, cause, e.Err)
 	if logs := strings.TrimSpace(e.Logs); logs != "" {
 		msg += "\nlast lines of the engine's log:\n" + logs
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -112,12 +113,6 @@ func ProvisionEngine(ctx context.Context, c Cache, r EngineRecipe) (EngineImage,
 	if err != nil {
 		return fail(err)
 	}
-	pkgVersion, err := dpkgVersion(rootfs, r.Package)
-	if err != nil {
-		return fail(err)
-	}
-	version := debianUpstream(pkgVersion)
-
 	work, err := os.MkdirTemp(c.Dir, "engine-layer-")
 	if err != nil {
 		return fail(err)
@@ -136,16 +131,72 @@ func ProvisionEngine(ctx context.Context, c Cache, r EngineRecipe) (EngineImage,
 		parts = append(parts, f.dst, fmt.Sprint(f.mode), h)
 	}
 	k := key(parts...)
-	layer, err := c.Path("layers", "engine-"+r.Kind+"-"+r.Suite+"-"+k+".tar")
+	// The image's description is cached beside it: reading the package
+	// version and hashing the layers again would cost seconds per start.
+	meta, err := c.Path("images", "engine-"+r.Kind+"-"+r.Suite+"-"+k+".json")
 	if err != nil {
 		return fail(err)
 	}
-	if err := produce(layer, func(tmp string) error { return fileLayer(tmp, files, engineDirs(r.Kind), imageEpoch) }); err != nil {
+	if img, err := readEngineImage(meta); err == nil {
+		return img, nil
+	}
+	var img EngineImage
+	err = produce(meta, func(tmp string) error {
+		var err error
+		if img, err = makeEngineImage(c, r, rootfs, files, k); err != nil {
+			return err
+		}
+		b, err := json.Marshal(img)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(tmp, b, 0o644)
+	})
+	if err != nil {
 		return fail(err)
+	}
+	if img.Ref == "" { // another process made it meanwhile
+		if img, err = readEngineImage(meta); err != nil {
+			return fail(err)
+		}
+	}
+	return img, nil
+}
+
+// readEngineImage reads a cached engine image's description and checks
+// that its tarball is there.
+func readEngineImage(meta string) (EngineImage, error) {
+	b, err := os.ReadFile(meta)
+	if err != nil {
+		return EngineImage{}, err
+	}
+	var img EngineImage
+	if err := json.Unmarshal(b, &img); err != nil {
+		return EngineImage{}, fmt.Errorf("%s: %w", meta, err)
+	}
+	if img.Ref == "" || !has(img.Tarball) {
+		return EngineImage{}, fmt.Errorf("%s: no image tarball", meta)
+	}
+	return img, nil
+}
+
+// makeEngineImage stacks the rootfs and the engine layer into the image.
+func makeEngineImage(c Cache, r EngineRecipe, rootfs string, files []file, k string) (EngineImage, error) {
+	pkgVersion, err := dpkgVersion(rootfs, r.Package)
+	if err != nil {
+		return EngineImage{}, err
+	}
+	version := debianUpstream(pkgVersion)
+	layer, err := c.Path("layers", "engine-"+r.Kind+"-"+r.Suite+"-"+k+".tar")
+	if err != nil {
+		return EngineImage{}, err
+	}
+	if err := produce(layer, func(tmp string) error { return fileLayer(tmp, files, engineDirs(r.Kind), imageEpoch) }); err != nil {
+		return EngineImage{}, err
 	}
 	out, err := c.Path("images", "engine-"+r.Kind+"-"+version+"-"+r.Suite+"-"+k+".tar")
 	if err != nil {
-		return fail(err)
+		return EngineImage{}, err
 	}
 	cfg := v1.Config{
 		Entrypoint: []string{"/usr/bin/tini", "-g", "--", EngineLibexec + "/entrypoint"},
@@ -158,7 +209,7 @@ func ProvisionEngine(ctx context.Context, c Cache, r EngineRecipe) (EngineImage,
 	}
 	img, err := assemble(EngineRef(r.Kind, version, r.Suite), []string{rootfs, layer}, cfg, imageEpoch, v1.Platform{OS: "linux", Architecture: "amd64"}, out)
 	if err != nil {
-		return fail(err)
+		return EngineImage{}, err
 	}
 	return EngineImage{Image: img, Kind: r.Kind, Version: version, PackageVersion: pkgVersion}, nil
 }

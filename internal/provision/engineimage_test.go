@@ -218,17 +218,23 @@ func TestSourceRoot(t *testing.T) {
 	}
 }
 
-// TestProvisionEngine makes the engine images of Debian trixie and reports
+// TestProvisionEngine makes the engine images of Debian suites and reports
 // how long the first and the cached run take. It downloads packages from
-// Debian's archive: set REPRO_MATRIX_PROVISION=1 to run it.
+// Debian's archive: set REPRO_MATRIX_PROVISION to the suites (trixie,forky)
+// to run it.
 func TestProvisionEngine(t *testing.T) {
-	if os.Getenv("REPRO_MATRIX_PROVISION") == "" {
-		t.Skip("set REPRO_MATRIX_PROVISION=1 to provision engine images from Debian's archive")
+	suites := os.Getenv("REPRO_MATRIX_PROVISION")
+	if suites == "" {
+		t.Skip("set REPRO_MATRIX_PROVISION=trixie (or trixie,forky) to provision engine images from Debian's archive")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	c := DefaultCache()
-	for _, r := range []EngineRecipe{{Kind: "docker", Suite: "trixie"}, {Kind: "podman", Suite: "trixie"}} {
+	var recipes []EngineRecipe
+	for _, s := range strings.Split(suites, ",") {
+		recipes = append(recipes, EngineRecipe{Kind: "docker", Suite: s}, EngineRecipe{Kind: "podman", Suite: s})
+	}
+	for _, r := range recipes {
 		start := time.Now()
 		img, err := ProvisionEngine(ctx, c, r)
 		if err != nil {
