@@ -102,7 +102,7 @@ func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, 
 	err = build.Run(ctx, ce, opts, log)
 	res.Timings["build"] = time.Since(t)
 	if err != nil {
-		return fmt.Errorf("build: %w", err)
+		return fmt.Errorf("build: %w", engine.Explain(ctx, e, err))
 	}
 	res.Tarball = opts.Output
 	t = time.Now()
@@ -130,6 +130,7 @@ func (r *Cells) options(c matrix.Cell, dir string) (build.Options, error) {
 		if base, ok = r.Shared.BaseImages[k]; !ok {
 			return build.Options{}, fmt.Errorf("no base image %s was prepared", k)
 		}
+		base = r.Shared.Engines[c.Engine.Name].LocalRef(base, r.Shared.Registry)
 	}
 	o := build.Options{
 		Runtime:         engine.Kind(c.Engine.Kind),

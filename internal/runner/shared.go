@@ -34,6 +34,9 @@ type Shared struct {
 	// BaseImages maps "suite platform" (bookworm linux/amd64) to a base
 	// image reference pinned by digest in the loopback registry.
 	BaseImages map[string]string `json:"baseImages"`
+	// baseTarballs are the base images' tarballs, for engines that carry a
+	// registry of their own (process 1 only).
+	baseTarballs map[string]string
 	// BuildKits maps a BuildKit name of the matrix to its image.
 	BuildKits map[string]BuildKitImage `json:"buildkits"`
 	// Engines maps an engine name to how cells reach it.
@@ -92,7 +95,8 @@ func (p *Prepared) Close(ctx context.Context) error {
 // log. On error it returns what it had started, for the caller to Close.
 func Prepare(ctx context.Context, m *matrix.Matrix, cells []matrix.Cell, cache provision.Cache, workDir string, log io.Writer) (*Prepared, error) {
 	sh := &Shared{RunID: NewRunID(), BaseImages: map[string]string{}, BuildKits: map[string]BuildKitImage{},
-		Engines: map[string]engine.Handle{}, WorkDir: workDir, Timings: map[string]time.Duration{}}
+		Engines: map[string]engine.Handle{}, WorkDir: workDir, Timings: map[string]time.Duration{},
+		baseTarballs: map[string]string{}}
 	p := &Prepared{Shared: sh}
 	if len(cells) == 0 {
 		return p, errors.New("prepare: no cells to run")
@@ -107,7 +111,8 @@ func Prepare(ctx context.Context, m *matrix.Matrix, cells []matrix.Cell, cache p
 		{"resolve-latest", func() error { return m.ResolveLatest(ctx, provision.Latest) }},
 		{"registry", func() error { return p.startRegistry() }},
 		{"base-images", func() error { return p.baseImages(ctx, cells, cache, log) }},
-		{"engines", func() error { return p.startEngines(ctx, cells, log) }},
+		{"engines", func() error { return p.startEngines(ctx, m, cells, cache, log) }},
+		{"engine-registries", func() error { return p.pushToEngines(ctx, log) }},
 		{"buildkit-images", func() error { return p.buildKitImages(ctx, cells, cache, log) }},
 	}
 	for _, s := range steps {
@@ -150,6 +155,29 @@ func (p *Prepared) baseImages(ctx context.Context, cells []matrix.Cell, cache pr
 			return err
 		}
 		p.Shared.BaseImages[key] = ref
+		p.Shared.baseTarballs[key] = img.Tarball
+	}
+	return nil
+}
+
+// pushToEngines copies the base images into the registries of engines that
+// cannot reach the run's (Docker in a container has a network of its own).
+func (p *Prepared) pushToEngines(ctx context.Context, log io.Writer) error {
+	for _, name := range sortedKeys(p.Shared.Engines) {
+		h := p.Shared.Engines[name]
+		if h.RegistryPush == "" {
+			continue
+		}
+		for _, key := range sortedKeys(p.Shared.baseTarballs) {
+			suite, platform, _ := strings.Cut(key, " ")
+			fmt.Fprintf(log, "prepare: push the %s base for %s into %s's registry\n", suite, platform, name)
+			ref := p.Shared.BaseImages[key]
+			repoTag := strings.TrimPrefix(strings.SplitN(ref, "@", 2)[0], p.Shared.Registry+"/")
+			repo, tag, _ := strings.Cut(repoTag, ":")
+			if _, err := h.Push(ctx, p.Shared.baseTarballs[key], repo, tag); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -201,8 +229,10 @@ func recipeModule(bk *matrix.BuildKit) string {
 }
 
 // startEngines connects to (or starts) each engine of the cells and checks
-// that the version it reports is the one matrix.yaml declares.
-func (p *Prepared) startEngines(ctx context.Context, cells []matrix.Cell, log io.Writer) error {
+// that the version it reports is the one matrix.yaml declares. Engines in
+// containers see the run's folder and the matrix's folder at their own
+// paths.
+func (p *Prepared) startEngines(ctx context.Context, m *matrix.Matrix, cells []matrix.Cell, cache provision.Cache, log io.Writer) error {
 	seen := map[string]bool{}
 	for _, c := range cells {
 		me := c.Engine
@@ -211,7 +241,13 @@ func (p *Prepared) startEngines(ctx context.Context, cells []matrix.Cell, log io
 		}
 		seen[me.Name] = true
 		fmt.Fprintf(log, "prepare: engine %s (%s)\n", me.Name, me.Where)
-		e, h, err := engine.Start(ctx, engine.Spec{Name: me.Name, Kind: engine.Kind(me.Kind), Version: me.Version, InContainer: me.Where == matrix.Container, RunID: p.Shared.RunID, Dir: p.Shared.WorkDir})
+		spec := engine.Spec{Name: me.Name, Kind: engine.Kind(me.Kind), Version: me.Version,
+			InContainer: me.Where == matrix.Container, RunID: p.Shared.RunID, Dir: p.Shared.WorkDir,
+			Mounts: []string{p.Shared.WorkDir, m.Dir}, Cache: cache, Log: log}
+		if me.Offline != nil {
+			spec.Suite, spec.Package = me.Offline.Suite, me.Offline.Package
+		}
+		e, h, err := engine.Start(ctx, spec)
 		if e != nil {
 			p.engines = append(p.engines, e)
 		}
@@ -221,6 +257,15 @@ func (p *Prepared) startEngines(ctx context.Context, cells []matrix.Cell, log io
 		p.Shared.Engines[me.Name] = h
 	}
 	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func baseKeys(cells []matrix.Cell) []string {
