@@ -242,6 +242,7 @@ func leftovers() []string {
 		{"docker", "ps", "-aq", "--filter", "label=org.repro-matrix.run"},
 		{"docker", "ps", "-aq", "--filter", "name=buildx_buildkit_repro-matrix-run-"},
 		{"docker", "volume", "ls", "-q", "--filter", "name=buildx_buildkit_repro-matrix-run-"},
+		{"docker", "volume", "ls", "-q", "--filter", "label=org.repro-matrix.run"},
 		{"docker", "network", "ls", "-q", "--filter", "label=org.repro-matrix.run"},
 		{"podman", "ps", "-aq", "--filter", "label=org.repro-matrix.run"},
 	}
@@ -263,4 +264,81 @@ func waitFor(limit time.Duration, cond func() bool) bool {
 		time.Sleep(500 * time.Millisecond)
 	}
 	return false
+}
+
+// TestEngineDiesMidBuild kills a containerized Docker while its cell
+// builds: that cell must fail with a message that names the engine and
+// carries its log, the host engine's cell must still build, and nothing of
+// the run may be left.
+func TestEngineDiesMidBuild(t *testing.T) {
+	ginkgo := filepath.Join(t.TempDir(), "ginkgo")
+	if out, err := exec.Command("go", "build", "-o", ginkgo, "github.com/onsi/ginkgo/v2/ginkgo").CombinedOutput(); err != nil {
+		t.Fatalf("build ginkgo: %v\n%s", err, out)
+	}
+	reports := t.TempDir()
+	cmd := exec.Command(ginkgo, "-p", "--procs=2", "--tags", "matrix", "./matrix", "--",
+		"-matrix=../testdata/matrix.yaml", "-profile=engine-dies", "-reports="+reports)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	engineCtr := ""
+	building := func() bool {
+		names, _ := exec.Command("docker", "ps", "--filter", "label=org.repro-matrix.run", "--format", "{{.Names}}").Output()
+		for _, n := range strings.Fields(string(names)) {
+			if strings.Contains(n, "docker-26.1.5") {
+				inner, _ := exec.Command("docker", "exec", n, "docker", "ps", "-q", "--filter", "name=buildx_buildkit").Output()
+				if len(strings.TrimSpace(string(inner))) > 0 {
+					engineCtr = n
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if !waitFor(20*time.Minute, building) {
+		cmd.Process.Kill()
+		t.Fatalf("the containerized engine never started a build:\n%s", tail(out.String()))
+	}
+	time.Sleep(5 * time.Second) // into the RUN step
+	if b, err := exec.Command("docker", "kill", engineCtr).CombinedOutput(); err != nil {
+		t.Fatalf("docker kill %s: %v: %s", engineCtr, err, b)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Errorf("a run with a dead engine exited 0")
+		}
+	case <-time.After(15 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("the run did not finish after the engine died:\n%s", tail(out.String()))
+	}
+	run := readRun(t, reports)
+	var dead, host *report.CellResult
+	for i, r := range run.Results {
+		switch r.Axes.Engine {
+		case "docker-26.1.5":
+			dead = &run.Results[i]
+		case "docker-20.10.24":
+			host = &run.Results[i]
+		}
+	}
+	if dead == nil || host == nil {
+		t.Fatalf("want a result for both engines, got %+v", run.Results)
+	}
+	if dead.Digest != "" || !strings.Contains(dead.Error, "engine docker-26.1.5 died") {
+		t.Errorf("the dead engine's cell: digest %q, error %q", dead.Digest, dead.Error)
+	}
+	if host.Error != "" || host.Digest == "" {
+		t.Errorf("the host engine's cell did not go on: %q", host.Error)
+	}
+	if left := leftovers(); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	if out, err := exec.Command("ip", "link", "show", "docker0").CombinedOutput(); err != nil {
+		t.Errorf("the host's docker0 bridge is gone: %v: %s", err, out)
+	}
 }
