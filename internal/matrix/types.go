@@ -1,9 +1,10 @@
 package matrix
 
 import (
-	"fmt"
 	"strings"
 	"time"
+
+	"github.com/repro-matrix/repro-matrix/internal/epoch"
 )
 
 // Matrix is the whole of matrix.yaml after loading. Names are unique within
@@ -228,33 +229,10 @@ func (f *Fixture) Epoch() int64 {
 	if f.SourceDateEpoch != nil {
 		return *f.SourceDateEpoch
 	}
-	if t, err := parseDatetime(f.Datetime); err == nil {
+	if t, err := epoch.ParseDatetime(f.Datetime); err == nil {
 		return t.Unix()
 	}
 	return 0
-}
-
-// datetimeLayouts are the ISO 8601 forms datetime accepts: those of
-// repro-build's --datetime (Python's datetime.fromisoformat), as
-// internal/build takes them too.
-var datetimeLayouts = []string{
-	time.RFC3339Nano,
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02T15:04Z07:00",
-	"2006-01-02T15:04",
-	"2006-01-02 15:04",
-	"2006-01-02",
-}
-
-func parseDatetime(s string) (time.Time, error) {
-	for _, layout := range datetimeLayouts {
-		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q: want an ISO 8601 date or date-time, e.g. 2025-01-01 or 2025-01-01T00:00:00Z", s)
 }
 
 // GoldenKey is the key of a golden digest in golden.yaml:

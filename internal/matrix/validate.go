@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+
+	"github.com/repro-matrix/repro-matrix/internal/epoch"
 )
 
 var (
@@ -308,7 +310,7 @@ func (m *Matrix) validateFixtures(p *problems, readGoldens bool) {
 		case fx.SourceDateEpoch != nil && *fx.SourceDateEpoch < 0:
 			p.add(f+".sourceDateEpoch", "%d: must be 0 or more", *fx.SourceDateEpoch)
 		case fx.Datetime != "":
-			t, err := parseDatetime(fx.Datetime)
+			t, err := epoch.ParseDatetime(fx.Datetime)
 			if err != nil {
 				p.add(f+".datetime", "%v", err)
 			} else if t.Unix() < 0 {
