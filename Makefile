@@ -28,7 +28,7 @@ build:
 # The main job: every cell of PROFILE, reports in $(REPORTS).
 matrix: setup build
 	bin/repro-matrix validate $(MATRIX)
-	$(GINKGO) -p --procs=$(PROCS) --tags matrix --timeout=3h $(if $(LABELS),--label-filter='$(LABELS)') \
+	$(GINKGO) -p --procs=$(PROCS) --tags matrix --timeout=3h --grace-period=2m $(if $(LABELS),--label-filter='$(LABELS)') \
 		./suites/matrix -- -matrix=$(MATRIX) -profile=$(PROFILE) -reports=$(REPORTS)
 
 # Rewrite the golden digests from the last run's results and show what changed.

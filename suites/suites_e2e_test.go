@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -185,38 +186,27 @@ func tail(s string) string {
 // marked interrupted, and no container, builder or volume of the run may
 // remain on either engine.
 func TestInterruptWritesReportsAndLeavesNothing(t *testing.T) {
-	ginkgo := filepath.Join(t.TempDir(), "ginkgo")
-	if out, err := exec.Command("go", "build", "-o", ginkgo, "github.com/onsi/ginkgo/v2/ginkgo").CombinedOutput(); err != nil {
-		t.Fatalf("build ginkgo: %v\n%s", err, out)
+	if left := leftovers(); len(left) > 0 {
+		t.Fatalf("the host is not idle: %v", left)
 	}
-	reports := t.TempDir()
-	cmd := exec.Command(ginkgo, "-p", "--procs=2", "--tags", "matrix", "./matrix", "--",
-		"-matrix=../testdata/matrix.yaml", "-profile=nonrepro", "-reports="+reports)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	r := startSuite(t, "interrupt")
 	if !waitFor(5*time.Minute, runContainersExist) {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("no build container appeared:\n%s", tail(out.String()))
+		t.Fatalf("no build container appeared:\n%s", tail(r.out.String()))
 	}
-	cmd.Process.Signal(os.Interrupt)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	time.Sleep(5 * time.Second) // into the RUN step of a minute
+	r.interrupt()
 	select {
-	case err := <-done:
+	case err := <-r.done:
 		if err == nil {
 			t.Errorf("an interrupted run exited 0")
 		}
 	case <-time.After(5 * time.Minute):
-		cmd.Process.Kill()
-		t.Fatalf("the run did not stop within 5 minutes of Ctrl-C:\n%s", tail(out.String()))
+		t.Fatalf("the run did not stop within 5 minutes of Ctrl-C:\n%s", tail(r.out.String()))
 	}
+	reports, out := r.reports, &r.out
 	run := readRun(t, reports)
 	if !run.Interrupted {
-		t.Errorf("results.json does not say the run was interrupted")
+		t.Errorf("results.json does not say the run was interrupted:\n%s", tail(out.String()))
 	}
 	for _, r := range run.Results {
 		if r.Digest == "" && r.Error == "" {
@@ -230,6 +220,54 @@ func TestInterruptWritesReportsAndLeavesNothing(t *testing.T) {
 		t.Errorf("left behind after Ctrl-C: %v\n%s", left, tail(out.String()))
 	}
 }
+
+// suiteRun is the suite running in the background on testdata/matrix.yaml.
+type suiteRun struct {
+	cmd     *exec.Cmd
+	out     strings.Builder
+	done    chan error
+	reports string
+}
+
+// startSuite starts the suite on a profile of testdata/matrix.yaml. If the
+// test ends first, the run gets Ctrl-C (so that it cleans up) and then, a
+// while later, is killed.
+func startSuite(t *testing.T, profile string) *suiteRun {
+	ginkgo := filepath.Join(t.TempDir(), "ginkgo")
+	if out, err := exec.Command("go", "build", "-o", ginkgo, "github.com/onsi/ginkgo/v2/ginkgo").CombinedOutput(); err != nil {
+		t.Fatalf("build ginkgo: %v\n%s", err, out)
+	}
+	r := &suiteRun{done: make(chan error, 1), reports: t.TempDir()}
+	r.cmd = exec.Command(ginkgo, "-p", "--procs=2", "--tags", "matrix", "--grace-period=2m", "./matrix", "--",
+		"-matrix=../testdata/matrix.yaml", "-profile="+profile, "-reports="+r.reports)
+	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.out
+	// Its own process group, as a terminal gives it: Ctrl-C reaches the
+	// Ginkgo CLI and the suite's processes together.
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { r.done <- r.cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+			return
+		default:
+		}
+		r.interrupt()
+		select {
+		case <-exited:
+		case <-time.After(3 * time.Minute):
+			r.cmd.Process.Kill()
+			<-exited
+		}
+	})
+	return r
+}
+
+// interrupt is Ctrl-C: SIGINT to the run's process group.
+func (r *suiteRun) interrupt() { syscall.Kill(-r.cmd.Process.Pid, syscall.SIGINT) }
 
 // runContainersExist reports whether a matrix cell's build container runs.
 func runContainersExist() bool { return len(leftovers()) > 0 }
@@ -271,27 +309,24 @@ func waitFor(limit time.Duration, cond func() bool) bool {
 // carries its log, the host engine's cell must still build, and nothing of
 // the run may be left.
 func TestEngineDiesMidBuild(t *testing.T) {
-	ginkgo := filepath.Join(t.TempDir(), "ginkgo")
-	if out, err := exec.Command("go", "build", "-o", ginkgo, "github.com/onsi/ginkgo/v2/ginkgo").CombinedOutput(); err != nil {
-		t.Fatalf("build ginkgo: %v\n%s", err, out)
+	if left := leftovers(); len(left) > 0 {
+		t.Fatalf("the host is not idle: %v", left)
 	}
-	reports := t.TempDir()
-	cmd := exec.Command(ginkgo, "-p", "--procs=2", "--tags", "matrix", "./matrix", "--",
-		"-matrix=../testdata/matrix.yaml", "-profile=engine-dies", "-reports="+reports)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	r := startSuite(t, "engine-dies")
+	reports, out, done := r.reports, &r.out, r.done
 	engineCtr := ""
+	// The cell builds once the engine's own dockerd runs a buildx builder;
+	// its socket is in the run's folder.
 	building := func() bool {
-		names, _ := exec.Command("docker", "ps", "--filter", "label=org.repro-matrix.run", "--format", "{{.Names}}").Output()
-		for _, n := range strings.Fields(string(names)) {
-			if strings.Contains(n, "docker-26.1.5") {
-				inner, _ := exec.Command("docker", "exec", n, "docker", "ps", "-q", "--filter", "name=buildx_buildkit").Output()
-				if len(strings.TrimSpace(string(inner))) > 0 {
+		socks, _ := filepath.Glob(filepath.Join(os.TempDir(), "repro-matrix-run-*", "engines", "docker-26.1.5", "docker.sock"))
+		for _, sock := range socks {
+			inner, err := exec.Command("docker", "-H", "unix://"+sock, "ps", "-q", "--filter", "name=buildx_buildkit").Output()
+			if err != nil || len(strings.TrimSpace(string(inner))) == 0 {
+				continue
+			}
+			names, _ := exec.Command("docker", "ps", "--filter", "label=org.repro-matrix.run", "--format", "{{.Names}}").Output()
+			for _, n := range strings.Fields(string(names)) {
+				if strings.HasSuffix(n, "-docker-26.1.5") {
 					engineCtr = n
 					return true
 				}
@@ -300,7 +335,6 @@ func TestEngineDiesMidBuild(t *testing.T) {
 		return false
 	}
 	if !waitFor(20*time.Minute, building) {
-		cmd.Process.Kill()
 		t.Fatalf("the containerized engine never started a build:\n%s", tail(out.String()))
 	}
 	time.Sleep(5 * time.Second) // into the RUN step
@@ -313,7 +347,6 @@ func TestEngineDiesMidBuild(t *testing.T) {
 			t.Errorf("a run with a dead engine exited 0")
 		}
 	case <-time.After(15 * time.Minute):
-		cmd.Process.Kill()
 		t.Fatalf("the run did not finish after the engine died:\n%s", tail(out.String()))
 	}
 	run := readRun(t, reports)
@@ -327,7 +360,7 @@ func TestEngineDiesMidBuild(t *testing.T) {
 		}
 	}
 	if dead == nil || host == nil {
-		t.Fatalf("want a result for both engines, got %+v", run.Results)
+		t.Fatalf("want a result for both engines, got %+v\n(%d bytes of output)\n%s", run.Results, out.Len(), tail(out.String()))
 	}
 	if dead.Digest != "" || !strings.Contains(dead.Error, "engine docker-26.1.5 died") {
 		t.Errorf("the dead engine's cell: digest %q, error %q", dead.Digest, dead.Error)

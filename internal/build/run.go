@@ -76,13 +76,20 @@ func runStep(ctx context.Context, e engine.Engine, s Step, dest string, log io.W
 	var stderr tailBuffer
 	cmd.Stdout = log
 	cmd.Stderr = io.MultiWriter(log, &stderr)
-	// Podman runs the build container without a daemon: let it forward
-	// SIGTERM to the container before it is killed.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 20 * time.Second
+	// On cancellation buildx cancels the build when told SIGTERM. Podman has
+	// no daemon, and the build container's PID 1 (a shell script) ignores
+	// the signals podman forwards: kill the container, then podman run
+	// returns and --rm removes it.
+	cmd.Cancel = func() error {
+		if e.Kind() == engine.Podman {
+			removeContainer(e, containerName(dest))
+		}
+		return cmd.Process.Signal(syscall.SIGTERM)
+	}
+	cmd.WaitDelay = 15 * time.Second
 	err := cmd.Run()
 	if e.Kind() == engine.Podman && ctx.Err() != nil {
-		removeContainer(e, containerName(dest))
+		removeContainer(e, containerName(dest)) // in case it was still starting
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -97,7 +104,7 @@ func runStep(ctx context.Context, e engine.Engine, s Step, dest string, log io.W
 func removeContainer(e engine.Engine, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	engine.Run(ctx, e, "rm", "-f", "--ignore", name)
+	engine.Run(ctx, e, "rm", "-f", "--time", "0", "--ignore", name)
 }
 
 // tempOutput picks a temporary tarball name beside out.

@@ -76,6 +76,7 @@ type Prepared struct {
 	Shared   *Shared
 	registry *registry.Registry
 	engines  []engine.Engine
+	unlock   func()
 }
 
 // Close stops the registry and the engines the run started and removes the
@@ -87,6 +88,9 @@ func (p *Prepared) Close(ctx context.Context) error {
 	}
 	if p.registry != nil {
 		errs = append(errs, p.registry.Close())
+	}
+	if p.unlock != nil {
+		p.unlock()
 	}
 	return errors.Join(errs...)
 }
@@ -101,6 +105,11 @@ func Prepare(ctx context.Context, m *matrix.Matrix, cells []matrix.Cell, cache p
 	if len(cells) == 0 {
 		return p, errors.New("prepare: no cells to run")
 	}
+	unlock, err := Lock(sh.RunID)
+	if err != nil {
+		return p, err
+	}
+	p.unlock = unlock
 	if err := os.MkdirAll(workDir, 0o755); err != nil {
 		return p, err
 	}

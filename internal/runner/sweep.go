@@ -4,16 +4,59 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/repro-matrix/repro-matrix/internal/engine"
 )
 
-// Sweep removes what earlier runs left on the host engines: containers and
-// volumes labelled RunLabel, and the builders of matrix cells (buildx
-// cannot label them; their containers are named after the builder). The
-// CLI's own builders (repro-matrix-build-*) are kept for their cache.
+// runsDir holds one lock file per running run: a run holds its lock until
+// it ends (or dies), so Sweep can tell leftovers from a run that is going on.
+var runsDir = filepath.Join(os.TempDir(), "repro-matrix-runs")
+
+// runIDRe finds a run id (NewRunID) in a container or volume name.
+var runIDRe = regexp.MustCompile(`\d{8}-\d{6}-[0-9a-f]{6}`)
+
+// Lock marks the run as alive until the returned function is called or
+// the process exits.
+func Lock(runID string) (func(), error) {
+	if err := os.MkdirAll(runsDir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(runsDir, runID+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("run %s is locked: %w", runID, err)
+	}
+	return func() { os.Remove(f.Name()); f.Close() }, nil
+}
+
+// alive reports whether a run still holds its lock.
+func alive(runID string) bool {
+	f, err := os.Open(filepath.Join(runsDir, runID+".lock"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return true
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}
+
+// Sweep removes what earlier runs that are no longer alive left on the host
+// engines: containers, volumes and networks labelled RunLabel, and the
+// builders of matrix cells (buildx cannot label them; their containers and
+// volumes carry the run id in their names). The CLI's own builders
+// (repro-matrix-build-*) are kept for their cache.
 func Sweep(ctx context.Context, log io.Writer) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -26,28 +69,39 @@ func Sweep(ctx context.Context, log io.Writer) {
 	}
 }
 
+// leftover is something a run created, listed with "ID RUNID" or "ID NAME".
+type leftover struct {
+	list   []string // the listing command, printing "{{.ID}} <run label or name>"
+	remove []string // the removal command; IDs are appended
+}
+
 func sweepEngine(ctx context.Context, e engine.Engine, log io.Writer) {
-	lists := []struct{ what, filter string }{
-		{"container", "label=" + RunLabel},
-		{"container", "name=buildx_buildkit_repro-matrix-run-"},
+	label := `{{.Label "` + RunLabel + `"}}`
+	kinds := []leftover{
+		{[]string{"ps", "-a", "--filter", "label=" + RunLabel, "--format", "{{.ID}} " + label}, []string{"rm", "-f", "-v"}},
+		{[]string{"ps", "-a", "--filter", "name=buildx_buildkit_repro-matrix-run-", "--format", "{{.ID}} {{.Names}}"}, []string{"rm", "-f", "-v"}},
+		{[]string{"volume", "ls", "--filter", "label=" + RunLabel, "--format", "{{.Name}} " + label}, []string{"volume", "rm", "-f"}},
+		{[]string{"volume", "ls", "--filter", "name=buildx_buildkit_repro-matrix-run-", "--format", "{{.Name}} {{.Name}}"}, []string{"volume", "rm", "-f"}},
+		{[]string{"network", "ls", "--filter", "label=" + RunLabel, "--format", "{{.ID}} " + label}, []string{"network", "rm"}},
 	}
-	for _, l := range lists {
-		out, _ := engine.Run(ctx, e, "ps", "-aq", "--filter", l.filter)
-		if ids := strings.Fields(out); len(ids) > 0 {
-			fmt.Fprintf(log, "sweep: removing %d leftover containers from %s\n", len(ids), e.Name())
-			engine.Run(ctx, e, append([]string{"rm", "-f", "-v"}, ids...)...)
+	for _, k := range kinds {
+		out, err := engine.Run(ctx, e, k.list...)
+		if err != nil {
+			continue
 		}
-	}
-	for _, filter := range []string{"label=" + RunLabel, "name=buildx_buildkit_repro-matrix-run-"} {
-		out, _ := engine.Run(ctx, e, "volume", "ls", "-q", "--filter", filter)
-		if ids := strings.Fields(out); len(ids) > 0 {
-			fmt.Fprintf(log, "sweep: removing %d leftover volumes from %s\n", len(ids), e.Name())
-			engine.Run(ctx, e, append([]string{"volume", "rm", "-f"}, ids...)...)
+		var ids []string
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			id, owner, _ := strings.Cut(line, " ")
+			if id == "" {
+				continue
+			}
+			if run := runIDRe.FindString(owner); run == "" || !alive(run) {
+				ids = append(ids, id)
+			}
 		}
-	}
-	out, _ := engine.Run(ctx, e, "network", "ls", "-q", "--filter", "label="+RunLabel)
-	if ids := strings.Fields(out); len(ids) > 0 {
-		fmt.Fprintf(log, "sweep: removing %d leftover networks from %s\n", len(ids), e.Name())
-		engine.Run(ctx, e, append([]string{"network", "rm"}, ids...)...)
+		if len(ids) > 0 {
+			fmt.Fprintf(log, "sweep: removing %d leftovers of earlier runs from %s (%s)\n", len(ids), e.Name(), strings.Join(k.list[:2], " "))
+			engine.Run(ctx, e, append(k.remove, ids...)...)
+		}
 	}
 }

@@ -75,21 +75,22 @@ func collect(rep Report) report.Run {
 	for _, c := range cells {
 		byName[c.Name()] = c
 	}
+	setup := setupFailure(rep)
 	for _, sr := range rep.SpecReports {
 		c, isCell := byName[sr.LeafNodeText]
 		if sr.LeafNodeType != types.NodeTypeIt || !isCell {
 			continue
 		}
-		if sr.State == types.SpecStateSkipped && !run.Interrupted {
+		if sr.State == types.SpecStateSkipped && !run.Interrupted && setup == "" {
 			continue // filtered out by --focus or --label-filter
 		}
-		run.Results = append(run.Results, cellResult(sr, c))
+		run.Results = append(run.Results, cellResult(sr, c, setup))
 	}
 	run.Evaluate(report.WithGroups(expectedGroups(rep)...))
 	return run
 }
 
-func cellResult(sr types.SpecReport, c matrix.Cell) report.CellResult {
+func cellResult(sr types.SpecReport, c matrix.Cell, setup string) report.CellResult {
 	for _, e := range sr.ReportEntries {
 		if e.Name != resultEntry {
 			continue
@@ -101,6 +102,8 @@ func cellResult(sr types.SpecReport, c matrix.Cell) report.CellResult {
 	}
 	res := report.CellResult{Name: c.Name(), Group: c.Group(), Axes: axes(c)}
 	switch {
+	case setup != "" && sr.State == types.SpecStateSkipped:
+		res.Error = "the run's set-up failed: " + setup
 	case sr.State.Is(types.SpecStateInterrupted | types.SpecStateSkipped | types.SpecStatePending):
 		res.Interrupted = true
 		res.Error = "the run stopped before this cell finished"
@@ -120,9 +123,11 @@ func axes(c matrix.Cell) report.Axes {
 func expectedGroups(rep Report) []string {
 	seen := map[string]bool{}
 	var out []string
+	setup := setupFailure(rep)
 	for _, sr := range rep.SpecReports {
 		for _, c := range cells {
-			if c.Name() == sr.LeafNodeText && sr.State != types.SpecStateSkipped && !seen[c.Group()] {
+			ran := sr.State != types.SpecStateSkipped || setup != "" || interrupted(rep)
+			if c.Name() == sr.LeafNodeText && ran && !seen[c.Group()] {
 				seen[c.Group()] = true
 				out = append(out, c.Group())
 			}
@@ -131,13 +136,31 @@ func expectedGroups(rep Report) []string {
 	return out
 }
 
+// interrupted tells whether the run was stopped (Ctrl-C, a timeout): Ginkgo
+// says so in the suite's failure reasons or in the specs' states.
 func interrupted(rep Report) bool {
 	for _, r := range rep.SpecialSuiteFailureReasons {
-		if strings.Contains(r, "Interrupted") {
+		if strings.Contains(strings.ToLower(r), "interrupt") || strings.Contains(strings.ToLower(r), "timeout") {
+			return true
+		}
+	}
+	for _, sr := range rep.SpecReports {
+		if sr.State.Is(types.SpecStateInterrupted | types.SpecStateTimedout) {
 			return true
 		}
 	}
 	return false
+}
+
+// setupFailure is the failure of the run's set-up, "" when it went well:
+// cells that could not run because of it fail with it.
+func setupFailure(rep Report) string {
+	for _, sr := range rep.SpecReports {
+		if sr.LeafNodeType.Is(types.NodeTypeSynchronizedBeforeSuite|types.NodeTypeBeforeSuite) && sr.State.Is(types.SpecStateFailureStates) {
+			return sr.Failure.Message
+		}
+	}
+	return ""
 }
 
 func knownDivergences() []report.KnownDivergence {
