@@ -13,6 +13,9 @@ import (
 // fails, at EOF at the latest, with an error naming d.Digest if the content
 // does not hash to d.Digest or is not d.Size bytes long; when the mismatch is
 // already known (a tarball's blobs are hashed by Open) Blob fails at once.
+// A blob whose hash Open already checked is not hashed again (its size
+// still is): a diff reads every layer, and hashing it twice cost a third of
+// the time.
 // Memory use does not depend on the blob's size, and any number of readers
 // may be open at once. Close the reader when done.
 func (l *Layout) Blob(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
@@ -24,7 +27,11 @@ func (l *Layout) Blob(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser,
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", d.Digest, err)
 	}
-	return newVerifier(ctx, rc, d.Digest, d.Size), nil
+	v := newVerifier(ctx, rc, d.Digest, d.Size)
+	if fi, err := l.st.lookup(name); err == nil && fi.sum == d.Digest {
+		v.h = nil
+	}
+	return v, nil
 }
 
 // checkBlob validates d against what is known of its file without reading
