@@ -1,0 +1,71 @@
+package runner
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestLockTellsLiveRunsFromLeftovers(t *testing.T) {
+	runsDir = t.TempDir()
+	id := NewRunID()
+	if alive(id) {
+		t.Fatal("a run that never started is alive")
+	}
+	unlock, err := Lock(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !alive(id) {
+		t.Error("a locked run is not alive")
+	}
+	if _, err := Lock(id); err == nil {
+		t.Error("a run was locked twice")
+	}
+	unlock()
+	if alive(id) {
+		t.Error("an ended run is still alive")
+	}
+}
+
+func TestRunIDInNames(t *testing.T) {
+	id := NewRunID()
+	for _, name := range []string{
+		"buildx_buildkit_repro-matrix-run-" + id + "-0a1b2c3d4e0",
+		"buildx_buildkit_repro-matrix-run-" + id + "-0a1b2c3d4e0_state",
+		"repro-matrix-" + id + "-docker-26.1.5-store",
+		id,
+	} {
+		if got := runIDRe.FindString(name); got != id {
+			t.Errorf("run id in %q = %q, want %s", name, got, id)
+		}
+	}
+	if got := runIDRe.FindString("buildx_buildkit_repro-matrix-build-0a1b2c3d4e5f0"); got != "" {
+		t.Errorf("a CLI builder's name reads as run %q", got)
+	}
+}
+
+func TestBuildArgsAreSortedWithTheBase(t *testing.T) {
+	got := buildArgs(map[string]string{"Z": "1", "A": "2"}, "127.0.0.1:5000/library/debian@sha256:x")
+	want := []string{"A=2", "BASE_IMAGE=127.0.0.1:5000/library/debian@sha256:x", "Z=1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("buildArgs = %v, want %v", got, want)
+	}
+	if got := buildArgs(nil, ""); len(got) != 0 {
+		t.Errorf("a fixture without base gets %v", got)
+	}
+}
+
+func TestSharedCrossesProcesses(t *testing.T) {
+	sh := &Shared{RunID: "r", Registry: "127.0.0.1:1", BaseImages: map[string]string{"bookworm linux/amd64": "ref"},
+		BuildKits: map[string]BuildKitImage{"v0.19.0": {Ref: "localhost/x", Version: "v0.19.0"}}}
+	got, err := DecodeShared(sh.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Registry != sh.Registry || got.BaseImages["bookworm linux/amd64"] != "ref" || got.BuildKits["v0.19.0"].Ref != "localhost/x" {
+		t.Errorf("decoded %+v", got)
+	}
+	if _, err := DecodeShared([]byte("{")); err == nil {
+		t.Error("garbage decoded")
+	}
+}
