@@ -71,6 +71,14 @@ func renderMarkdown(run Run, compact bool) []byte {
 		b.l("%s", strings.Join(meta, " · "))
 		b.l("")
 	}
+	if len(run.Setup) > 0 {
+		var steps []string
+		for _, k := range sortedKeys(run.Setup) {
+			steps = append(steps, k+" "+dur(run.Setup[k]))
+		}
+		b.l("set-up: %s", strings.Join(steps, " · "))
+		b.l("")
+	}
 	c := v.Counts
 	b.l("**Groups (%d):** %s  ", c.Groups, countLine(c.Group, groupStates, groupLabel))
 	b.l("**Cells (%d):** %s", c.Cells, countLine(c.Cell, cellStates, cellStateLabel))

@@ -396,3 +396,16 @@ func TestNatural(t *testing.T) {
 		t.Error("ShortDigest")
 	}
 }
+
+func TestMarkdownShowsSetUpTimings(t *testing.T) {
+	run := Run{ID: "r", Results: []CellResult{{Name: "fixture=f/platform=linux-amd64/engine=e/buildkit=b/exporter=docker",
+		Axes: Axes{Fixture: "f", Platform: "linux-amd64", Engine: "e", BuildKit: "b", Exporter: "docker"}, Digest: "sha256:" + strings.Repeat("a", 64)}},
+		Setup: Durations{"engines": 90 * time.Second, "buildkit-images": 12 * time.Second}}
+	var b strings.Builder
+	if err := WriteMarkdown(&b, run); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "set-up: buildkit-images 12s · engines 1m30s") {
+		t.Errorf("no set-up line:\n%s", b.String())
+	}
+}

@@ -234,6 +234,9 @@ type Run struct {
 	// Engines maps an engine name to the environment read from it. When
 	// empty, the reports derive it from the cells' Env.
 	Engines map[string]map[string]string `json:"engines,omitempty"`
+	// Setup are the durations of the run's shared set-up steps (provisioning
+	// and loading images, starting engines), beside the cells' own timings.
+	Setup Durations `json:"setup_seconds,omitempty"`
 	// Verdicts are filled by Evaluate; writers evaluate when Groups is nil.
 	Verdicts Verdicts `json:"verdicts"`
 }

@@ -71,6 +71,9 @@ func collect(rep Report) report.Run {
 	if shared != nil {
 		run.ID = shared.RunID
 	}
+	if prepared != nil {
+		run.Setup = prepared.Shared.Timings
+	}
 	byName := map[string]matrix.Cell{}
 	for _, c := range cells {
 		byName[c.Name()] = c
