@@ -35,6 +35,19 @@ type md struct{ bytes.Buffer }
 func (b *md) f(format string, args ...any) { fmt.Fprintf(&b.Buffer, format, args...) }
 func (b *md) l(format string, args ...any) { fmt.Fprintf(&b.Buffer, format+"\n", args...) }
 
+// header writes a table's heading row and its separator.
+func (b *md) header(cells ...string) {
+	b.f("|")
+	for _, c := range cells {
+		if c != "" {
+			b.f(" %s", c)
+		}
+		b.f(" |")
+	}
+	b.l("")
+	b.l("|%s", strings.Repeat(" --- |", len(cells)))
+}
+
 // renderMarkdown renders the summary; compact leaves out the collapsed
 // details (error texts, diffs), for size-limited destinations.
 func renderMarkdown(run Run, compact bool) []byte {
@@ -178,16 +191,11 @@ func writeFixture(b *md, fixture string, groups []GroupVerdict, results []CellRe
 	})
 
 	if len(rows) > 0 {
-		b.f("| engine · buildkit |")
+		heads := []string{"engine · buildkit"}
 		for _, cl := range cols {
-			b.f(" %s · %s |", text(cl.platform), text(cl.exporter))
+			heads = append(heads, text(cl.platform)+" · "+text(cl.exporter))
 		}
-		b.l("")
-		b.f("| --- |")
-		for range cols {
-			b.f(" --- |")
-		}
-		b.l("")
+		b.header(heads...)
 		for _, rw := range rows {
 			b.f("| %s · %s |", code(rw.engine), code(rw.buildkit))
 			for _, cl := range cols {
@@ -331,16 +339,11 @@ func writeEnvironment(b *md, run Run, results []CellResult) {
 	})
 	b.l("## Environment")
 	b.l("")
-	b.f("| |")
+	heads := []string{""}
 	for _, e := range engines {
-		b.f(" %s |", code(e))
+		heads = append(heads, code(e))
 	}
-	b.l("")
-	b.f("| --- |")
-	for range engines {
-		b.f(" --- |")
-	}
-	b.l("")
+	b.header(heads...)
 	for _, k := range keys {
 		b.f("| %s |", code(k))
 		for _, e := range engines {
@@ -430,16 +433,11 @@ func writeSlowest(b *md, results []CellResult) {
 	phases := sortedKeys(phaseSet)
 	b.l("## Slowest cells")
 	b.l("")
-	b.f("| cell | total |")
+	heads := []string{"cell", "total"}
 	for _, p := range phases {
-		b.f(" %s |", text(p))
+		heads = append(heads, text(p))
 	}
-	b.l("")
-	b.f("| --- | --- |")
-	for range phases {
-		b.f(" --- |")
-	}
-	b.l("")
+	b.header(heads...)
 	for _, t := range ts {
 		b.f("| %s | %s |", code(t.r.Name), dur(t.total))
 		for _, p := range phases {
