@@ -55,11 +55,16 @@ func Start(addr string) (*Registry, error) {
 	return r, nil
 }
 
-// Close stops the registry and removes its blobs.
+// Close stops the registry and removes its blobs. Clients that keep a
+// connection open past a short grace (a keep-alive the client never
+// released) are cut off: the run that used the registry is over.
 func (r *Registry) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	err := r.srv.Shutdown(ctx)
+	var err error
+	if r.srv.Shutdown(ctx) != nil {
+		err = r.srv.Close()
+	}
 	if serveErr := <-r.done; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
 		err = serveErr
 	}
