@@ -368,6 +368,12 @@ func TestEngineDiesMidBuild(t *testing.T) {
 	if host.Error != "" || host.Digest == "" {
 		t.Errorf("the host engine's cell did not go on: %q", host.Error)
 	}
+	if logs, err := os.ReadFile(filepath.Join(reports, "engine-logs", "docker-26.1.5.log")); err != nil || len(logs) == 0 {
+		t.Errorf("the dead engine's log is not in the reports: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(reports, "engine-logs", "docker-20.10.24.log")); err == nil {
+		t.Errorf("the log of an engine whose cells passed was kept")
+	}
 	if left := leftovers(); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
 	}

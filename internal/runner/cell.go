@@ -102,6 +102,7 @@ func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, 
 	err = build.Run(ctx, ce, opts, log)
 	res.Timings["build"] = time.Since(t)
 	if err != nil {
+		r.saveEngineLog(ctx, e)
 		return fmt.Errorf("build: %w", engine.Explain(ctx, e, err))
 	}
 	res.Tarball = opts.Output
@@ -116,6 +117,25 @@ func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, 
 	}
 	res.Digest = a.ImageDigest.String()
 	return nil
+}
+
+// EngineLogsDir is the folder of the run's work folder that keeps the logs
+// of engines under which a cell failed; the reports copy it.
+const EngineLogsDir = "engine-logs"
+
+// saveEngineLog keeps the log of an engine under which a cell failed (its
+// last 2000 lines), for the report: only such engines' logs are kept.
+func (r *Cells) saveEngineLog(ctx context.Context, e engine.Engine) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	logs, err := e.Logs(ctx, 2000)
+	if err != nil || strings.TrimSpace(logs) == "" {
+		return
+	}
+	dir := filepath.Join(r.Shared.WorkDir, EngineLogsDir)
+	if os.MkdirAll(dir, 0o755) == nil {
+		os.WriteFile(filepath.Join(dir, e.Name()+".log"), []byte(logs), 0o644)
+	}
 }
 
 // options are the build options of a cell: the fixture's, the exporter's,

@@ -54,6 +54,7 @@ var _ = ReportAfterSuite("reports", func(rep Report) {
 	add(report.WriteMarkdownFile(filepath.Join(*reportsDir, "summary.md"), run))
 	add(report.AppendStepSummary(run))
 	add(writeJUnit(rep, run, filepath.Join(*reportsDir, "junit.xml")))
+	add(copyEngineLogs(*reportsDir))
 	if len(errs) > 0 {
 		Fail("write reports: " + strings.Join(errs, "; "))
 	}
@@ -228,4 +229,32 @@ func writeJUnit(rep Report, run report.Run, path string) error {
 // attachDiffs explains every differing pair with the image diff.
 func attachDiffs(run *report.Run) {
 	runner.AttachDiffs(run, GinkgoWriter)
+}
+
+// copyEngineLogs copies the logs of engines under which a cell failed into
+// the reports folder (engine-logs/NAME.log); other engines' logs are not
+// kept.
+func copyEngineLogs(reports string) error {
+	if shared == nil {
+		return nil
+	}
+	src := filepath.Join(shared.WorkDir, runner.EngineLogsDir)
+	logs, _ := filepath.Glob(filepath.Join(src, "*.log"))
+	if len(logs) == 0 {
+		return nil
+	}
+	dst := filepath.Join(reports, runner.EngineLogsDir)
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	for _, l := range logs {
+		data, err := os.ReadFile(l)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dst, filepath.Base(l)), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
