@@ -18,7 +18,7 @@ func openReal(t *testing.T, name string) *oci.Layout {
 	t.Helper()
 	p := filepath.Join(realDir, name)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("no real tarball %s: %v", p, err)
+		t.Fatalf("no real tarball %s: %v", p, err)
 	}
 	l, err := oci.Open(p)
 	if err != nil {

@@ -1,13 +1,11 @@
 package provision
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestDebianUpstream(t *testing.T) {
@@ -215,40 +213,5 @@ func TestSourceRoot(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "cmd", "repro-runc", "main.go")); err != nil {
 		t.Errorf("source root %s: %v", root, err)
-	}
-}
-
-// TestProvisionEngine makes the engine images of Debian suites and reports
-// how long the first and the cached run take. It downloads packages from
-// Debian's archive: set REPRO_MATRIX_PROVISION to the suites (trixie,forky)
-// to run it.
-func TestProvisionEngine(t *testing.T) {
-	suites := os.Getenv("REPRO_MATRIX_PROVISION")
-	if suites == "" {
-		t.Skip("set REPRO_MATRIX_PROVISION=trixie (or trixie,forky) to provision engine images from Debian's archive")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	c := DefaultCache()
-	var recipes []EngineRecipe
-	for _, s := range strings.Split(suites, ",") {
-		recipes = append(recipes, EngineRecipe{Kind: "docker", Suite: s}, EngineRecipe{Kind: "podman", Suite: s})
-	}
-	for _, r := range recipes {
-		start := time.Now()
-		img, err := ProvisionEngine(ctx, c, r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		first := time.Since(start)
-		start = time.Now()
-		again, err := ProvisionEngine(ctx, c, r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if again.Digest != img.Digest {
-			t.Errorf("%s: second provisioning gave %s, first %s", r.Kind, again.Digest, img.Digest)
-		}
-		t.Logf("%s %s (%s) from %s: %s, %s; first call %s, cached call %s", img.Ref, img.Version, img.PackageVersion, r.Suite, img.Digest, img.Tarball, first.Round(time.Second), time.Since(start).Round(time.Millisecond))
 	}
 }
