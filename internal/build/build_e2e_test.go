@@ -61,6 +61,9 @@ func TestReproducibleAcrossEngines(t *testing.T) {
 						SourceDateEpoch: 1700000000, BuildKitImage: bk.Ref, NoCache: true,
 						BuildArgs: args, HostNetwork: true,
 					}
+					if e.Kind() == engine.Docker {
+						o.Builder = testBuilder(t, e)
+					}
 					var log bytes.Buffer
 					if err := build.Run(ctx, e, o, &log); err != nil {
 						t.Fatalf("%s build %d: %v\n%s", e.Name(), i, err, log.String())
@@ -97,6 +100,14 @@ func TestReproducibleAcrossEngines(t *testing.T) {
 	if _, err := engine.Run(ctx, engines[0], "buildx", "ls"); err != nil {
 		t.Errorf("docker buildx after the builds: %v", err)
 	}
+}
+
+// testBuilder names a builder of this test and removes it when the test
+// ends: unlike the CLI's, a test's builder is not kept for its cache.
+func testBuilder(t *testing.T, e engine.Engine) string {
+	name := "repro-matrix-e2e-" + strings.ToLower(strings.NewReplacer("/", "-", "#", "-").Replace(t.Name()))
+	t.Cleanup(func() { engine.Run(context.Background(), e, "buildx", "rm", "--force", name) })
+	return name
 }
 
 // hostEngines connects to host Docker and host Podman; both must answer:
