@@ -40,7 +40,7 @@ var ErrNotRunning = errors.New("engine does not answer")
 var ErrEngineDied = errors.New("engine died")
 
 // RunLabel marks everything a run creates (containers, networks, volumes),
-// with the run id as its value; runner.RunLabel has the same value.
+// with the run id as its value, so that a later run can sweep leftovers.
 const RunLabel = "org.repro-matrix.run"
 
 // Engine is a container engine the build core can drive.

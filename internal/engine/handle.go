@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/repro-matrix/repro-matrix/internal/registry"
 )
 
 // Push pushes a docker-archive tarball as repo:tag to the engine's own
@@ -19,22 +17,11 @@ func (h Handle) Push(ctx context.Context, path, repo, tag string) (string, error
 	if h.RegistryPush == "" || h.Registry == "" {
 		return "", fmt.Errorf("engine %s has no registry of its own: push to the run's registry", h.Name)
 	}
-	img, err := tarball.ImageFromPath(path, nil)
+	ref, err := registry.PushTarball(ctx, h.RegistryPush, h.Registry, path, repo, tag)
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
+		return "", fmt.Errorf("engine %s: %w", h.Name, err)
 	}
-	ref, err := name.NewTag(h.RegistryPush+"/"+repo+":"+tag, name.Insecure)
-	if err != nil {
-		return "", fmt.Errorf("push reference: %w", err)
-	}
-	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
-		return "", fmt.Errorf("push %s to engine %s: %w", ref, h.Name, err)
-	}
-	dg, err := img.Digest()
-	if err != nil {
-		return "", err
-	}
-	return h.Registry + "/" + repo + ":" + tag + "@" + dg.String(), nil
+	return ref, nil
 }
 
 // LocalRef rewrites a reference in the run's registry (runRegistry, its

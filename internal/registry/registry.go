@@ -77,16 +77,29 @@ func (r *Registry) Close() error {
 // PushTarball pushes a docker-archive tarball as repo:tag and returns the
 // reference pinned by digest, e.g. 127.0.0.1:5000/library/debian:bookworm@sha256:...
 func (r *Registry) PushTarball(ctx context.Context, path, repo, tag string) (string, error) {
-	img, err := tarball.ImageFromPath(path, nil)
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	return r.Push(ctx, img, repo, tag)
+	return PushTarball(ctx, r.Addr, r.Addr, path, repo, tag)
 }
 
 // Push uploads img as repo:tag and returns the digest-pinned reference.
 func (r *Registry) Push(ctx context.Context, img v1.Image, repo, tag string) (string, error) {
-	ref, err := name.NewTag(r.Addr+"/"+repo+":"+tag, name.Insecure)
+	return Push(ctx, r.Addr, r.Addr, img, repo, tag)
+}
+
+// PushTarball pushes a docker-archive tarball to the plain-HTTP registry at
+// addr and returns its reference pinned by digest as seen through seenAs:
+// another address of the same registry (the one BuildKit uses).
+func PushTarball(ctx context.Context, addr, seenAs, path, repo, tag string) (string, error) {
+	img, err := tarball.ImageFromPath(path, nil)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	return Push(ctx, addr, seenAs, img, repo, tag)
+}
+
+// Push uploads img as repo:tag to the plain-HTTP registry at addr and
+// returns its reference pinned by digest as seen through seenAs.
+func Push(ctx context.Context, addr, seenAs string, img v1.Image, repo, tag string) (string, error) {
+	ref, err := name.NewTag(addr+"/"+repo+":"+tag, name.Insecure)
 	if err != nil {
 		return "", fmt.Errorf("push reference: %w", err)
 	}
@@ -97,5 +110,5 @@ func (r *Registry) Push(ctx context.Context, img v1.Image, repo, tag string) (st
 	if err != nil {
 		return "", err
 	}
-	return ref.String() + "@" + dg.String(), nil
+	return seenAs + "/" + repo + ":" + tag + "@" + dg.String(), nil
 }

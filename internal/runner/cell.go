@@ -169,7 +169,7 @@ func (r *Cells) options(c matrix.Cell, dir string) (build.Options, error) {
 	if o.Runtime == engine.Docker {
 		o.Builder = "repro-matrix-run-" + r.Shared.RunID + "-" + shortHash(c.Name())
 	} else {
-		o.Labels = []string{RunLabel + "=" + r.Shared.RunID}
+		o.Labels = []string{engine.RunLabel + "=" + r.Shared.RunID}
 	}
 	return o, nil
 }

@@ -22,10 +22,6 @@ import (
 	"github.com/repro-matrix/repro-matrix/internal/registry"
 )
 
-// RunLabel marks everything a run creates, with the run id as its value,
-// so that a later run can sweep leftovers.
-const RunLabel = "org.repro-matrix.run"
-
 // Shared is what every cell of a run needs, prepared once. It crosses
 // Ginkgo's parallel processes as JSON.
 type Shared struct {

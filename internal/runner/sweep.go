@@ -53,7 +53,7 @@ func alive(runID string) bool {
 }
 
 // Sweep removes what earlier runs that are no longer alive left on the host
-// engines: containers, volumes and networks labelled RunLabel, and the
+// engines: containers, volumes and networks labelled engine.RunLabel, and the
 // builders of matrix cells (buildx cannot label them; their containers and
 // volumes carry the run id in their names). The CLI's own builders
 // (repro-matrix-build-*) are kept for their cache.
@@ -76,13 +76,13 @@ type leftover struct {
 }
 
 func sweepEngine(ctx context.Context, e engine.Engine, log io.Writer) {
-	label := `{{.Label "` + RunLabel + `"}}`
+	label := `{{.Label "` + engine.RunLabel + `"}}`
 	kinds := []leftover{
-		{[]string{"ps", "-a", "--filter", "label=" + RunLabel, "--format", "{{.ID}} " + label}, []string{"rm", "-f", "-v"}},
+		{[]string{"ps", "-a", "--filter", "label=" + engine.RunLabel, "--format", "{{.ID}} " + label}, []string{"rm", "-f", "-v"}},
 		{[]string{"ps", "-a", "--filter", "name=buildx_buildkit_repro-matrix-run-", "--format", "{{.ID}} {{.Names}}"}, []string{"rm", "-f", "-v"}},
-		{[]string{"volume", "ls", "--filter", "label=" + RunLabel, "--format", "{{.Name}} " + label}, []string{"volume", "rm", "-f"}},
+		{[]string{"volume", "ls", "--filter", "label=" + engine.RunLabel, "--format", "{{.Name}} " + label}, []string{"volume", "rm", "-f"}},
 		{[]string{"volume", "ls", "--filter", "name=buildx_buildkit_repro-matrix-run-", "--format", "{{.Name}} {{.Name}}"}, []string{"volume", "rm", "-f"}},
-		{[]string{"network", "ls", "--filter", "label=" + RunLabel, "--format", "{{.ID}} " + label}, []string{"network", "rm"}},
+		{[]string{"network", "ls", "--filter", "label=" + engine.RunLabel, "--format", "{{.ID}} " + label}, []string{"network", "rm"}},
 	}
 	for _, k := range kinds {
 		out, err := engine.Run(ctx, e, k.list...)
