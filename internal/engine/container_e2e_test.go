@@ -433,10 +433,23 @@ func (r *run) checkNothingLeft(ctx context.Context, t *testing.T) {
 }
 
 // checkHostDocker requires the host's Docker to run containers on its
-// default bridge.
+// default bridge. The image it runs is provisioned here (cached and locked
+// within the run), never one an earlier run may have left in the host's
+// Docker.
 func checkHostDocker(ctx context.Context, t *testing.T) {
 	t.Helper()
-	if out, err := exec.CommandContext(ctx, "docker", "run", "--rm", provision.DebianRepo+":bookworm", "true").CombinedOutput(); err != nil {
+	img, err := provision.DebianBase(ctx, provision.DefaultCache(), "bookworm", "amd64")
+	if err != nil {
+		t.Fatalf("provision the image for the host check: %v", err)
+	}
+	host, err := engine.Host(ctx, engine.Docker)
+	if err != nil {
+		t.Fatalf("host docker after the test: %v", err)
+	}
+	if err := engine.Load(ctx, host, img.Ref, img.ID.String(), img.Tarball); err != nil {
+		t.Fatalf("host docker load after the test: %v", err)
+	}
+	if out, err := exec.CommandContext(ctx, "docker", "run", "--rm", "--network", "bridge", img.Ref, "true").CombinedOutput(); err != nil {
 		t.Errorf("host docker run after the test: %v\n%s", err, out)
 	}
 	if out, err := exec.CommandContext(ctx, "ip", "link", "show", "docker0").CombinedOutput(); err != nil {
