@@ -285,9 +285,9 @@ func (d *differ) readJSON(ctx context.Context, side int, desc ocispec.Descriptor
 // are not; anything else is, to err on the side of caution.
 func annotationSemantic(key string) bool {
 	switch key {
-	case ocispecAnnotCreated, ocispecAnnotRefName, annotContainerdName, annotRewrittenTimestamp,
+	case ocispec.AnnotationCreated, ocispec.AnnotationRefName, annotContainerdName, annotRewrittenTimestamp,
 		annotDockerRefDigest, annotDockerRefType,
-		"org.opencontainers.image.base.digest", "org.opencontainers.image.base.name":
+		ocispec.AnnotationBaseImageDigest, ocispec.AnnotationBaseImageName:
 		return false
 	}
 	return !strings.HasPrefix(key, "moby.buildkit.")

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/repro-matrix/repro-matrix/internal/imagediff"
 	it "github.com/repro-matrix/repro-matrix/internal/imagediff/imagetest"
@@ -133,7 +134,7 @@ func TestManifestPairingByPlatform(t *testing.T) {
 func TestManifestDifferences(t *testing.T) {
 	t.Run("media type", func(t *testing.T) {
 		b := baseImage()
-		b.ManifestMediaType = ptr(it.DockerManifest)
+		b.ManifestMediaType = ptr(string(types.DockerManifestSchema2))
 		res := diff(t, single(baseImage()), single(b))
 		d := mustFind(t, res, imagediff.KindMediaType, "mediaType")
 		if d.Level != imagediff.LevelManifest || d.Semantic || !hasHint(d, "oci-mediatypes") {
@@ -166,7 +167,7 @@ func TestManifestDifferences(t *testing.T) {
 		b.Docker = true
 		res := diff(t, single(baseImage()), single(b))
 		d := mustFind(t, res, imagediff.KindMediaType, "config.mediaType")
-		if d.A != ocispec.MediaTypeImageConfig || d.B != it.DockerConfig || d.Semantic {
+		if d.A != ocispec.MediaTypeImageConfig || d.B != string(types.DockerConfigJSON) || d.Semantic {
 			t.Fatalf("%+v", d)
 		}
 		// Docker vs OCI flavour alone is semantically equal.

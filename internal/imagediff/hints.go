@@ -4,6 +4,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Annotation keys the comparison knows about.
@@ -120,7 +122,7 @@ var hintRules = []hintRule{
 				return true
 			case d.Kind == KindHistory && strings.HasSuffix(d.Field, ".created"):
 				return true
-			case d.Kind == KindAnnotation && annotKey(d) == ocispecAnnotCreated:
+			case d.Kind == KindAnnotation && annotKey(d) == ocispec.AnnotationCreated:
 				return d.A != nil && d.B != nil
 			}
 			return false
@@ -144,7 +146,7 @@ var hintRules = []hintRule{
 			}
 			key := annotKey(d)
 			switch key {
-			case ocispecAnnotRefName, "org.opencontainers.image.base.digest", "org.opencontainers.image.base.name":
+			case ocispec.AnnotationRefName, ocispec.AnnotationBaseImageDigest, ocispec.AnnotationBaseImageName:
 				return false // more specific rules name these
 			}
 			return strings.HasPrefix(key, "moby.buildkit.") || strings.HasPrefix(key, "org.opencontainers.image.")
@@ -156,7 +158,7 @@ var hintRules = []hintRule{
 		fix:   "pin the base image by digest (FROM image@sha256:…) on both sides",
 		match: func(d *Difference, _ *hintCtx) bool {
 			k := annotKey(d)
-			return d.Kind == KindAnnotation && (k == "org.opencontainers.image.base.digest" || k == "org.opencontainers.image.base.name")
+			return d.Kind == KindAnnotation && (k == ocispec.AnnotationBaseImageDigest || k == ocispec.AnnotationBaseImageName)
 		},
 	},
 	{
@@ -164,7 +166,7 @@ var hintRules = []hintRule{
 		cause: "image name or tag annotations differ: they are set at export time from the tag",
 		fix:   "export both under the same name; ignored by --semantic",
 		match: func(d *Difference, _ *hintCtx) bool {
-			return d.Kind == KindAnnotation && (annotKey(d) == annotContainerdName || annotKey(d) == ocispecAnnotRefName)
+			return d.Kind == KindAnnotation && (annotKey(d) == annotContainerdName || annotKey(d) == ocispec.AnnotationRefName)
 		},
 	},
 	{
@@ -231,13 +233,6 @@ var hintRules = []hintRule{
 		match: func(d *Difference, _ *hintCtx) bool { return d.Kind == KindEncoding },
 	},
 }
-
-// Annotation keys from the OCI spec, spelled out so that hints need no
-// import cycle through ocispec constants in matchers.
-const (
-	ocispecAnnotCreated = "org.opencontainers.image.created"
-	ocispecAnnotRefName = "org.opencontainers.image.ref.name"
-)
 
 // volatilePatterns are paths whose content is known to change on every build.
 var volatilePatterns = []string{

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -73,24 +74,24 @@ func TestRelateMediaTypes(t *testing.T) {
 		a, b string
 		want mediaTypeRelation
 	}{
-		{mtDockerManifest, ocispec.MediaTypeImageManifest, mtFlavour},
-		{mtDockerManifestList, ocispec.MediaTypeImageIndex, mtFlavour},
-		{mtDockerConfig, ocispec.MediaTypeImageConfig, mtFlavour},
-		{mtDockerLayerGzip, ocispec.MediaTypeImageLayerGzip, mtFlavour},
-		{mtDockerLayer, ocispec.MediaTypeImageLayer, mtFlavour},
-		{mtDockerForeignGzip, ocispec.MediaTypeImageLayerNonDistributableGzip, mtFlavour}, //nolint:staticcheck
+		{string(types.DockerManifestSchema2), ocispec.MediaTypeImageManifest, mtFlavour},
+		{string(types.DockerManifestList), ocispec.MediaTypeImageIndex, mtFlavour},
+		{string(types.DockerConfigJSON), ocispec.MediaTypeImageConfig, mtFlavour},
+		{string(types.DockerLayer), ocispec.MediaTypeImageLayerGzip, mtFlavour},
+		{string(types.DockerUncompressedLayer), ocispec.MediaTypeImageLayer, mtFlavour},
+		{string(types.DockerForeignLayer), ocispec.MediaTypeImageLayerNonDistributableGzip, mtFlavour}, //nolint:staticcheck
 		{ocispec.MediaTypeImageLayerGzip, ocispec.MediaTypeImageLayerZstd, mtCompression},
-		{mtDockerLayerGzip, ocispec.MediaTypeImageLayer, mtCompression},
+		{string(types.DockerLayer), ocispec.MediaTypeImageLayer, mtCompression},
 		{ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex, mtUnrelated},
 		{ocispec.MediaTypeImageLayerGzip, "application/vnd.in-toto+json", mtUnrelated},
-		{mtDockerForeignGzip, ocispec.MediaTypeImageLayerGzip, mtUnrelated},
+		{string(types.DockerForeignLayer), ocispec.MediaTypeImageLayerGzip, mtUnrelated},
 	}
 	for _, tc := range cases {
 		if got := relateMediaTypes(tc.a, tc.b); got != tc.want {
 			t.Errorf("%s vs %s: %d, want %d", tc.a, tc.b, got, tc.want)
 		}
 	}
-	if mediaTypeSemantic(mtDockerManifest, ocispec.MediaTypeImageManifest) || mediaTypeSemantic("", ocispec.MediaTypeImageIndex) {
+	if mediaTypeSemantic(string(types.DockerManifestSchema2), ocispec.MediaTypeImageManifest) || mediaTypeSemantic("", ocispec.MediaTypeImageIndex) {
 		t.Error("flavour and absence are not semantic")
 	}
 	if !mediaTypeSemantic(ocispec.MediaTypeImageLayerGzip, "application/vnd.in-toto+json") {

@@ -3,19 +3,16 @@ package imagediff
 import (
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// Docker (schema 2) media types. Each has an OCI twin that describes the same
-// bytes; which of the two an exporter writes is a matter of flavour.
+// Layer media types that go-containerregistry does not list: moby's zstd
+// twin of the docker layer type, and OCI's deprecated non-distributable
+// zstd layer, both still found in images.
 const (
-	mtDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-	mtDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	mtDockerConfig       = "application/vnd.docker.container.image.v1+json"
-	mtDockerLayer        = "application/vnd.docker.image.rootfs.diff.tar"
-	mtDockerLayerGzip    = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-	mtDockerLayerZstd    = "application/vnd.docker.image.rootfs.diff.tar.zstd"
-	mtDockerForeignGzip  = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+	mtDockerLayerZstd        types.MediaType = "application/vnd.docker.image.rootfs.diff.tar.zstd"
+	mtOCIRestrictedLayerZstd types.MediaType = ocispec.MediaTypeImageLayerNonDistributableZstd //nolint:staticcheck // still found in old images
 )
 
 // Object classes a media type can name.
@@ -35,6 +32,8 @@ const (
 )
 
 // mediaType is what a media type string says about the object it names.
+// Each docker (schema 2) type has an OCI twin that describes the same bytes;
+// which of the two an exporter writes is a matter of flavour.
 type mediaType struct {
 	class       string // classIndex … classOther
 	flavour     string // "docker", "oci" or "" when unknown
@@ -42,46 +41,46 @@ type mediaType struct {
 	foreign     bool   // non-distributable layer
 }
 
-func parseMediaType(mt string) mediaType {
-	switch mt {
-	case mtDockerManifestList:
-		return mediaType{class: classIndex, flavour: "docker"}
-	case ocispec.MediaTypeImageIndex:
-		return mediaType{class: classIndex, flavour: "oci"}
-	case mtDockerManifest:
-		return mediaType{class: classManifest, flavour: "docker"}
-	case ocispec.MediaTypeImageManifest:
-		return mediaType{class: classManifest, flavour: "oci"}
-	case mtDockerConfig:
-		return mediaType{class: classConfig, flavour: "docker"}
-	case ocispec.MediaTypeImageConfig:
-		return mediaType{class: classConfig, flavour: "oci"}
-	case mtDockerLayer:
-		return mediaType{class: classLayer, flavour: "docker", compression: compNone}
-	case mtDockerLayerGzip:
-		return mediaType{class: classLayer, flavour: "docker", compression: compGzip}
-	case mtDockerLayerZstd:
-		return mediaType{class: classLayer, flavour: "docker", compression: compZstd}
-	case mtDockerForeignGzip:
-		return mediaType{class: classLayer, flavour: "docker", compression: compGzip, foreign: true}
-	case ocispec.MediaTypeImageLayer:
-		return mediaType{class: classLayer, flavour: "oci", compression: compNone}
-	case ocispec.MediaTypeImageLayerGzip:
-		return mediaType{class: classLayer, flavour: "oci", compression: compGzip}
-	case ocispec.MediaTypeImageLayerZstd:
-		return mediaType{class: classLayer, flavour: "oci", compression: compZstd}
-	case ocispec.MediaTypeImageLayerNonDistributable: //nolint:staticcheck // still found in old images
-		return mediaType{class: classLayer, flavour: "oci", compression: compNone, foreign: true}
-	case ocispec.MediaTypeImageLayerNonDistributableGzip: //nolint:staticcheck
-		return mediaType{class: classLayer, flavour: "oci", compression: compGzip, foreign: true}
-	case ocispec.MediaTypeImageLayerNonDistributableZstd: //nolint:staticcheck
-		return mediaType{class: classLayer, flavour: "oci", compression: compZstd, foreign: true}
+// parseMediaType classifies the media types of images (docker schema 2 and
+// OCI); any other string is classOther.
+func parseMediaType(s string) mediaType {
+	mt := types.MediaType(s)
+	var m mediaType
+	switch {
+	case mt.IsIndex():
+		m.class = classIndex
+	case mt.IsImage():
+		m.class = classManifest
+	case mt.IsConfig():
+		m.class = classConfig
+	case mt.IsLayer() || mt == mtDockerLayerZstd || mt == mtOCIRestrictedLayerZstd:
+		m.class = classLayer
+		m.compression = layerCompression(s)
+		m.foreign = !mt.IsDistributable() || mt == mtOCIRestrictedLayerZstd
+	default:
+		return mediaType{class: classOther}
 	}
-	return mediaType{class: classOther}
+	m.flavour = "oci"
+	if strings.HasPrefix(s, "application/"+types.DockerVendorPrefix+".") {
+		m.flavour = "docker"
+	}
+	return m
 }
 
-func isIndexType(mt string) bool    { return parseMediaType(mt).class == classIndex }
-func isManifestType(mt string) bool { return parseMediaType(mt).class == classManifest }
+// layerCompression reads the compression off a layer media type's suffix
+// (".tar.gzip", "+gzip", "+zstd", or none).
+func layerCompression(mt string) string {
+	switch {
+	case strings.HasSuffix(mt, "gzip"):
+		return compGzip
+	case strings.HasSuffix(mt, "zstd"):
+		return compZstd
+	}
+	return compNone
+}
+
+func isIndexType(mt string) bool    { return types.MediaType(mt).IsIndex() }
+func isManifestType(mt string) bool { return types.MediaType(mt).IsImage() }
 
 // isTarLayer reports whether a layer media type names a tar stream.
 func isTarLayer(mt string) bool { return parseMediaType(mt).class == classLayer }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -200,16 +199,6 @@ func (w *walker) readDoc(d ocispec.Descriptor) ([]byte, error) {
 	}
 	w.kept += int64(len(raw))
 	return raw, nil
-}
-
-// isIndexType tells image indexes (OCI or docker manifest lists) apart.
-func isIndexType(mt string) bool {
-	return mt == ocispec.MediaTypeImageIndex || mt == string(types.DockerManifestList)
-}
-
-// isConfigJSON tells config media types whose content must be JSON.
-func isConfigJSON(mt string) bool {
-	return mt == ocispec.MediaTypeImageConfig || mt == string(types.DockerConfigJSON)
 }
 
 // keyOf is the problem key for blob d: its file, or nothing if d is invalid.

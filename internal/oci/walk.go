@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -63,7 +64,7 @@ func (w *walker) describe(m *Manifest, d ocispec.Descriptor, raw []byte) []ocisp
 	if idx.MediaType != "" {
 		m.MediaType = idx.MediaType
 	}
-	if isIndexType(m.MediaType) || (m.MediaType == "" && len(idx.Manifests) > 0) {
+	if types.MediaType(m.MediaType).IsIndex() || (m.MediaType == "" && len(idx.Manifests) > 0) {
 		m.IsIndex = true
 		m.Annotations = idx.Annotations
 		return idx.Manifests
@@ -111,7 +112,8 @@ func (w *walker) describeImage(m *Manifest, man ocispec.Manifest) {
 
 // config checks the config blob and returns its contents when it is JSON.
 func (w *walker) config(d ocispec.Descriptor, owner string) json.RawMessage {
-	if !isConfigJSON(d.MediaType) {
+	// Only image configs must be JSON; artifacts may carry anything.
+	if !types.MediaType(d.MediaType).IsConfig() {
 		w.checkRef(d, "config of "+owner)
 		return nil
 	}

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -30,15 +31,6 @@ import (
 
 // Epoch is the default timestamp of everything the package builds.
 var Epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// Media types of docker schema 2.
-const (
-	DockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-	DockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	DockerConfig       = "application/vnd.docker.container.image.v1+json"
-	DockerLayer        = "application/vnd.docker.image.rootfs.diff.tar"
-	DockerLayerGzip    = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-)
 
 // Entry is one tar entry: a header and, for regular files, a body. Size is
 // filled in from Body; ModTime defaults to Epoch.
@@ -233,7 +225,8 @@ func Build(ix Index) (*Store, error) {
 		nested := ocispec.Index{Versioned: specsV2(), MediaType: ocispec.MediaTypeImageIndex, Manifests: top.Manifests}
 		mt := ocispec.MediaTypeImageIndex
 		if ix.Docker {
-			mt, nested.MediaType = DockerManifestList, DockerManifestList
+			mt = string(types.DockerManifestList)
+			nested.MediaType = mt
 		}
 		d, err := s.addJSON(mt, nested)
 		if err != nil {
@@ -297,7 +290,7 @@ func (s *Store) addImage(img Image, earlier []ocispec.Descriptor) (ocispec.Descr
 	}
 	cfgMT, manMT := ocispec.MediaTypeImageConfig, ocispec.MediaTypeImageManifest
 	if img.Docker {
-		cfgMT, manMT = DockerConfig, DockerManifest
+		cfgMT, manMT = string(types.DockerConfigJSON), string(types.DockerManifestSchema2)
 	}
 	var cfgDesc ocispec.Descriptor
 	if img.ConfigRaw != nil {
@@ -424,9 +417,9 @@ func Compress(b []byte, c Compression, gzipLevel int) ([]byte, error) {
 func layerMediaType(docker bool, c Compression) string {
 	switch {
 	case docker && c == Uncompressed:
-		return DockerLayer
+		return string(types.DockerUncompressedLayer)
 	case docker:
-		return DockerLayerGzip // docker has no zstd type of its own
+		return string(types.DockerLayer) // docker has no zstd type of its own
 	case c == Uncompressed:
 		return ocispec.MediaTypeImageLayer
 	case c == Zstd:
@@ -559,7 +552,7 @@ func (s *Store) Replace(d digest.Digest, b []byte) { s.blobs[d] = b }
 // through a nested index).
 func (s *Store) Manifest(i int) ocispec.Descriptor {
 	ms := s.index.Manifests
-	if len(ms) == 1 && (ms[0].MediaType == ocispec.MediaTypeImageIndex || ms[0].MediaType == DockerManifestList) {
+	if len(ms) == 1 && types.MediaType(ms[0].MediaType).IsIndex() {
 		var nested ocispec.Index
 		_ = json.Unmarshal(s.blobs[ms[0].Digest], &nested)
 		ms = nested.Manifests
