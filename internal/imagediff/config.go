@@ -65,7 +65,7 @@ func (d *differ) compareConfigs(ctx context.Context, mb *nodeB, da, db ocispec.D
 	if da.Digest == db.Digest {
 		return cfgs, nil
 	}
-	cb := d.child(mb, LevelConfig, "config", string(da.Digest), string(db.Digest))
+	cb := d.child(mb, LevelConfig, "config", da.Digest, db.Digest)
 	before := d.res.Strict.Total()
 	walkJSON("", cfgs[0].raw, cfgs[1].raw, func(field string, a, b any) {
 		kind, semantic := classifyConfigField(field)

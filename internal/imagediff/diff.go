@@ -47,7 +47,7 @@ type nodeB struct {
 	hc    *hintCtx
 }
 
-func (d *differ) child(parent *nodeB, level Level, name, a, b string) *nodeB {
+func (d *differ) child(parent *nodeB, level Level, name string, a, b digest.Digest) *nodeB {
 	hc := *parent.hc
 	return &nodeB{
 		n:     &Node{Level: level, Name: name, A: a, B: b},
@@ -157,8 +157,8 @@ func (d *differ) run(ctx context.Context) error {
 		return nil
 	}
 	root := &nodeB{n: &Node{Level: LevelImage, Name: "image",
-		A: string(res.A.IndexDigest), B: string(res.B.IndexDigest)}, hc: &hintCtx{}}
-	idx := d.child(root, LevelIndex, "index", string(res.A.IndexDigest), string(res.B.IndexDigest))
+		A: res.A.IndexDigest, B: res.B.IndexDigest}, hc: &hintCtx{}}
+	idx := d.child(root, LevelIndex, "index", res.A.IndexDigest, res.B.IndexDigest)
 	ia, ib := d.src[0].Index(), d.src[1].Index()
 	if err := d.compareIndexDocs(ctx, idx, &ia, &ib, "", 0); err != nil {
 		return err
@@ -209,7 +209,7 @@ func (d *differ) run(ctx context.Context) error {
 	}
 	if len(root.n.Children) == 0 && res.A.IndexDigest != res.B.IndexDigest {
 		d.add(idx, Difference{Kind: KindEncoding, Field: "index.json",
-			A: string(res.A.IndexDigest), B: string(res.B.IndexDigest),
+			A: res.A.IndexDigest, B: res.B.IndexDigest,
 			Note: "the index documents differ only in encoding"})
 		root.n.Children = append(root.n.Children, idx.n)
 	}
@@ -365,7 +365,7 @@ func (d *differ) compareManifests(ctx context.Context, root *nodeB, p leafPair) 
 	if p.b.name() != name {
 		name += " ↔ " + p.b.name()
 	}
-	mb := d.child(root, LevelManifest, name, string(p.a.desc.Digest), string(p.b.desc.Digest))
+	mb := d.child(root, LevelManifest, name, p.a.desc.Digest, p.b.desc.Digest)
 	mb.hc.attestation = p.a.attestation || p.b.attestation
 	da, db := p.a.desc, p.b.desc
 	d.compareDescriptorMeta(mb, "descriptor.", da, db)

@@ -186,7 +186,7 @@ func TestManifestDifferences(t *testing.T) {
 				cfg = c
 			}
 		}
-		if cfg == nil || cfg.A == cfg.B || !strings.HasPrefix(cfg.A, "sha256:") {
+		if cfg == nil || cfg.A == cfg.B || !strings.HasPrefix(string(cfg.A), "sha256:") {
 			t.Fatalf("config node %+v", cfg)
 		}
 	})

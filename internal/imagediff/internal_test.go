@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -25,7 +26,7 @@ func TestAlignLayers(t *testing.T) {
 	}
 	for _, tc := range cases {
 		var parts []string
-		for _, p := range alignLayers(strings.Split(tc.a, ""), strings.Split(tc.b, "")) {
+		for _, p := range alignLayers(ids(tc.a), ids(tc.b)) {
 			f := func(i int) string {
 				if i < 0 {
 					return "_"
@@ -169,4 +170,13 @@ func TestVolatilePaths(t *testing.T) {
 			t.Errorf("%s should not be volatile", p)
 		}
 	}
+}
+
+// ids turns each letter of s into a stand-in layer id.
+func ids(s string) []digest.Digest {
+	var out []digest.Digest
+	for _, c := range strings.Split(s, "") {
+		out = append(out, digest.Digest(c))
+	}
+	return out
 }

@@ -6,10 +6,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"path"
 	"sort"
@@ -20,6 +18,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/repro-matrix/repro-matrix/internal/oci"
 )
 
 // Limits of the layer reader.
@@ -228,10 +228,10 @@ func streamLayer(ctx context.Context, side int, src Source, desc ocispec.Descrip
 	defer done()
 	st.compression = comp
 	st.formats = map[tar.Format]int{}
-	var diffHash hash.Hash
+	var diffID digest.Digester
 	if wantDiffID {
-		diffHash = sha256.New()
-		dec = io.TeeReader(dec, diffHash)
+		diffID = digest.Canonical.Digester()
+		dec = io.TeeReader(dec, diffID.Hash())
 	}
 	tr := tar.NewReader(dec)
 	buf := make([]byte, copyBufSize)
@@ -246,19 +246,19 @@ func streamLayer(ctx context.Context, side int, src Source, desc ocispec.Descrip
 		e := newEntryInfo(i, hdr)
 		st.entries++
 		st.formats[e.format]++
-		h := sha256.New()
-		var w io.Writer = h
+		h := digest.Canonical.Digester()
+		var w io.Writer = h.Hash()
 		var capture *bytes.Buffer
 		if capturedPaths[e.name] && hdr.Size <= captureLimit {
 			capture = &bytes.Buffer{}
-			w = io.MultiWriter(h, capture)
+			w = io.MultiWriter(h.Hash(), capture)
 		}
-		n, err := io.CopyBuffer(w, ctxReader{ctx, tr}, buf)
+		n, err := io.CopyBuffer(w, oci.ContextReader(ctx, tr), buf)
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", where, displayPath(e.name), layerReadError(err))
 		}
 		if n > 0 || e.typ == tar.TypeReg {
-			e.digest = digest.NewDigest(digest.SHA256, h)
+			e.digest = h.Digest()
 		}
 		if capture != nil {
 			e.captured = capture.Bytes()
@@ -272,14 +272,14 @@ func streamLayer(ctx context.Context, side int, src Source, desc ocispec.Descrip
 	// Whatever follows the end-of-archive marker still belongs to the
 	// diff-id, and the compressed stream must be read to its end for the
 	// decompressor and the Source to check it.
-	if _, err := io.CopyBuffer(io.Discard, ctxReader{ctx, dec}, buf); err != nil {
+	if _, err := io.CopyBuffer(io.Discard, oci.ContextReader(ctx, dec), buf); err != nil {
 		return fmt.Errorf("%s: after the tar stream: %w", where, layerReadError(err))
 	}
-	if _, err := io.CopyBuffer(io.Discard, ctxReader{ctx, br}, buf); err != nil {
+	if _, err := io.CopyBuffer(io.Discard, oci.ContextReader(ctx, br), buf); err != nil {
 		return fmt.Errorf("%s: %w", where, layerReadError(err))
 	}
-	if diffHash != nil {
-		st.diffID = digest.NewDigest(digest.SHA256, diffHash)
+	if diffID != nil {
+		st.diffID = diffID.Digest()
 	}
 	return nil
 }
@@ -300,18 +300,6 @@ func layerReadError(err error) error {
 		return fmt.Errorf("%w: corrupt gzip stream: %w", ErrLayer, err)
 	}
 	return fmt.Errorf("%w: %w", ErrLayer, err)
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // idxPair is a matched entry pair found while the streams were out of step.

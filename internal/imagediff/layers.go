@@ -18,7 +18,7 @@ type layerPair struct{ a, b int }
 // otherwise it keeps the longest common run of identical layers (by
 // diff-id) in place and pairs what lies between by position, so that one
 // layer inserted in the middle does not shift every comparison after it.
-func alignLayers(a, b []string) []layerPair {
+func alignLayers(a, b []digest.Digest) []layerPair {
 	if len(a) == len(b) {
 		out := make([]layerPair, len(a))
 		for i := range a {
@@ -85,13 +85,15 @@ func alignLayers(a, b []string) []layerPair {
 	return out
 }
 
-func layerIDs(layers []ocispec.Descriptor, c *configDoc) []string {
-	ids := make([]string, len(layers))
+// layerIDs identifies each layer for alignment: by the diff-id its config
+// gives, else (a config that does not list one per layer) by its blob.
+func layerIDs(layers []ocispec.Descriptor, c *configDoc) []digest.Digest {
+	ids := make([]digest.Digest, len(layers))
 	for i, l := range layers {
 		if c != nil && len(c.diffIDs) == len(layers) {
-			ids[i] = string(c.diffIDs[i])
+			ids[i] = c.diffIDs[i]
 		} else {
-			ids[i] = string(l.Digest)
+			ids[i] = l.Digest
 		}
 	}
 	return ids
@@ -133,14 +135,14 @@ func (d *differ) compareLayer(ctx context.Context, mb *nodeB, p layerPair, descs
 		name = fmt.Sprintf("layer %d ↔ %d", p.a, p.b)
 	}
 	da, db := descs[0], descs[1]
-	lb := d.child(mb, LevelLayer, name, string(da.Digest), string(db.Digest))
+	lb := d.child(mb, LevelLayer, name, da.Digest, db.Digest)
 	_, lb.hc.rewritten[0] = da.Annotations[annotRewrittenTimestamp]
 	_, lb.hc.rewritten[1] = db.Annotations[annotRewrittenTimestamp]
 	lb.hc.sameBlob = da.Digest == db.Digest
 	defer keep(mb, lb)
 	d.compareDescriptorMeta(lb, "", da, db)
 	if da.Digest == db.Digest {
-		lb.n.Note = "same blob " + shortDigest(string(da.Digest))
+		lb.n.Note = "same blob " + shortDigest(da.Digest)
 		return nil
 	}
 	if !isTarLayer(da.MediaType) || !isTarLayer(db.MediaType) {
@@ -149,7 +151,7 @@ func (d *differ) compareLayer(ctx context.Context, mb *nodeB, p layerPair, descs
 	if claimed[0] != "" && claimed[0] == claimed[1] && !d.opts.VerifyDiffIDs {
 		d.add(lb, Difference{Kind: KindCompression, Field: "blob", A: da.Digest, B: db.Digest,
 			Note: fmt.Sprintf("same diff-id %s (per the configs); %s vs %s",
-				shortDigest(string(claimed[0])), parseMediaType(da.MediaType).compression, parseMediaType(db.MediaType).compression)})
+				shortDigest(claimed[0]), parseMediaType(da.MediaType).compression, parseMediaType(db.MediaType).compression)})
 		lb.n.Note = "not streamed: the configs give both the same diff-id"
 		return nil
 	}
@@ -180,7 +182,7 @@ func (d *differ) compareLayer(ctx context.Context, mb *nodeB, p layerPair, descs
 	switch {
 	case ids[0] != "" && ids[0] == ids[1]:
 		d.add(lb, Difference{Kind: KindCompression, Field: "blob", A: da.Digest, B: db.Digest,
-			Note: fmt.Sprintf("same diff-id %s; %s vs %s", shortDigest(string(ids[0])), stats[0].compression, stats[1].compression)})
+			Note: fmt.Sprintf("same diff-id %s; %s vs %s", shortDigest(ids[0]), stats[0].compression, stats[1].compression)})
 	case d.res.Strict.Total() == before:
 		d.add(lb, Difference{Kind: KindEncoding, Field: "tar stream", A: ids[0], B: ids[1],
 			Note: "the tar streams differ though every entry compares equal (header encoding, padding, end-of-archive)"})

@@ -107,7 +107,7 @@ func (r *Result) WriteTextOptions(w io.Writer, o TextOptions) error {
 		}
 		ew.printf("  %s: %s", in.label, name)
 		if in.in.IndexDigest != "" {
-			ew.printf("  (index %s)", shortDigest(string(in.in.IndexDigest)))
+			ew.printf("  (index %s)", shortDigest(in.in.IndexDigest))
 		}
 		ew.printf("\n")
 	}
@@ -467,10 +467,12 @@ func entryText(path string, ds []*Difference) string {
 
 var digestRE = regexp.MustCompile(`^[a-z0-9]+:[a-f0-9]{32,}$`)
 
-func shortDigest(s string) string {
+// shortDigest cuts a digest to 12 hex digits for display; anything that
+// does not look like a digest is returned whole.
+func shortDigest(d digest.Digest) string {
+	s := string(d)
 	if digestRE.MatchString(s) {
-		alg, hex, _ := strings.Cut(s, ":")
-		return alg + ":" + hex[:12]
+		return d.Algorithm().String() + ":" + d.Encoded()[:12]
 	}
 	return s
 }
@@ -488,7 +490,7 @@ func fmtValue(v any, k Kind) string {
 	case time.Time:
 		return x.UTC().Format(time.RFC3339Nano)
 	case digest.Digest:
-		return shortDigest(string(x))
+		return shortDigest(x)
 	case json.Number:
 		return x.String()
 	case fmt.Stringer:
@@ -498,7 +500,7 @@ func fmtValue(v any, k Kind) string {
 			return shortMediaType(x)
 		}
 		if digestRE.MatchString(x) {
-			return shortDigest(x)
+			return shortDigest(digest.Digest(x))
 		}
 		if x == "" || strings.ContainsAny(x, " \t\n\"") || !strconv.CanBackquote(x) {
 			return truncate(strconv.Quote(x))

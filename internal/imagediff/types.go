@@ -138,9 +138,9 @@ type Difference struct {
 type Node struct {
 	Level Level  `json:"level"`
 	Name  string `json:"name"`
-	// A and B identify the object on each side (usually its digest).
-	A string `json:"a,omitempty"`
-	B string `json:"b,omitempty"`
+	// A and B are the digests of the object on each side.
+	A digest.Digest `json:"a,omitempty"`
+	B digest.Digest `json:"b,omitempty"`
 	// Note says something about how the object was compared ("1834 vs 1834
 	// entries", "not streamed: diff-ids equal").
 	Note        string       `json:"note,omitempty"`

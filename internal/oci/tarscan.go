@@ -140,7 +140,7 @@ func (s *scanner) entry(hdr *tar.Header) error {
 // drain reads past an entry's data ourselves rather than leaving it to
 // tar.Reader.Next, so that the physical end of every entry is known.
 func (s *scanner) drain(name string, e *tarEntry) error {
-	r := ctxReader{s.ctx, s.tr}
+	r := ContextReader(s.ctx, s.tr)
 	for {
 		_, err := r.Read(s.buf)
 		if err == io.EOF {
@@ -169,7 +169,7 @@ func (s *scanner) hash(name string, e *tarEntry) error {
 	if h == nil {
 		return s.drain(name, e)
 	}
-	n, err := io.CopyBuffer(h, ctxReader{s.ctx, s.tr}, s.buf)
+	n, err := io.CopyBuffer(h, ContextReader(s.ctx, s.tr), s.buf)
 	if err != nil {
 		return s.dataError(name, e, err)
 	}
@@ -212,19 +212,6 @@ func roundBlock(n int64) int64 {
 		return 0
 	}
 	return (n + 511) &^ 511
-}
-
-// ctxReader stops a long copy when the context is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // isSparse tells GNU sparse entries, old style or PAX, apart.

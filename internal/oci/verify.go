@@ -95,3 +95,20 @@ func drain(r io.Reader, size int64) error {
 		}
 	}
 }
+
+// ContextReader returns a reader of r that fails with ctx's error, instead
+// of reading, once ctx is done: a long copy stops at cancellation even when
+// r itself never looks at a context.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
