@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -203,17 +203,7 @@ func walkJSON(field string, a, b any, emit func(field string, a, b any)) {
 		if !ok {
 			break
 		}
-		keys := make([]string, 0, len(va)+len(vb))
-		for k := range va {
-			keys = append(keys, k)
-		}
-		for k := range vb {
-			if _, dup := va[k]; !dup {
-				keys = append(keys, k)
-			}
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range unionKeys(va, vb) {
 			walkJSON(childField(field, k), va[k], vb[k], emit)
 		}
 		return
@@ -268,27 +258,10 @@ func elementwise(field string, a, b []any) bool {
 // leaving the caller to report the lists whole.
 func walkEnv(field string, a, b []any, emit func(string, any, any)) bool {
 	ma, mb := envMap(a), envMap(b)
-	if reflect.DeepEqual(ma, mb) {
+	if maps.Equal(ma, mb) {
 		return false
 	}
-	keys := make([]string, 0, len(ma)+len(mb))
-	for k := range ma {
-		keys = append(keys, k)
-	}
-	for k := range mb {
-		if _, dup := ma[k]; !dup {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		va, oka := ma[k]
-		vb, okb := mb[k]
-		if oka == okb && va == vb {
-			continue
-		}
-		emit(field+"["+k+"]", strOrNil(va, oka), strOrNil(vb, okb))
-	}
+	diffStrings(ma, mb, func(k string, va, vb any) { emit(field+"["+k+"]", va, vb) })
 	return true
 }
 

@@ -1,6 +1,7 @@
 package imagediff
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,7 +9,7 @@ import (
 	"io"
 	"reflect"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -226,7 +227,7 @@ func (d *differ) finish() {
 	for _, id := range d.hintOrder {
 		res.Matched = append(res.Matched, *d.hints[id])
 	}
-	sort.SliceStable(res.Matched, func(i, j int) bool { return res.Matched[i].Count > res.Matched[j].Count })
+	slices.SortStableFunc(res.Matched, func(x, y Hint) int { return cmp.Compare(y.Count, x.Count) })
 }
 
 func sideName(side int) string {
@@ -294,15 +295,10 @@ func annotationSemantic(key string) bool {
 }
 
 func (d *differ) compareAnnotations(nb *nodeB, prefix string, a, b map[string]string) {
-	for _, k := range unionKeys(a, b) {
-		va, oka := a[k]
-		vb, okb := b[k]
-		if oka == okb && va == vb {
-			continue
-		}
+	diffStrings(a, b, func(k string, va, vb any) {
 		d.add(nb, Difference{Kind: KindAnnotation, Field: prefix + "annotations[" + k + "]",
-			A: strOrNil(va, oka), B: strOrNil(vb, okb), Semantic: annotationSemantic(k)})
-	}
+			A: va, B: vb, Semantic: annotationSemantic(k)})
+	})
 }
 
 // mediaTypeSemantic: media types only label bytes compared elsewhere, so a

@@ -1,11 +1,12 @@
 package imagediff
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -322,6 +323,6 @@ func pairLeaves(leaves [2][]*leaf) (pairs []leafPair, only []*leaf) {
 			}
 		}
 	}
-	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i].a.order < pairs[j].a.order })
+	slices.SortStableFunc(pairs, func(x, y leafPair) int { return cmp.Compare(x.a.order, y.a.order) })
 	return pairs, only
 }

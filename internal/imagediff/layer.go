@@ -4,13 +4,15 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -452,7 +454,7 @@ func (lc *layerCmp) closeEpisode() {
 	if len(ep) < 2 {
 		return
 	}
-	sort.Slice(ep, func(i, j int) bool { return ep[i].a < ep[j].a })
+	slices.SortFunc(ep, func(x, y idxPair) int { return cmp.Compare(x.a, y.a) })
 	maxB, maxName := -1, ""
 	for _, p := range ep {
 		if p.b < maxB {
@@ -482,11 +484,8 @@ func (lc *layerCmp) finish(stats [2]sideStats) {
 			}
 		}
 	}
-	sort.Slice(left, func(i, j int) bool {
-		if left[i].e.idx != left[j].e.idx {
-			return left[i].e.idx < left[j].e.idx
-		}
-		return left[i].side < left[j].side
+	slices.SortFunc(left, func(x, y leftover) int {
+		return cmp.Or(cmp.Compare(x.e.idx, y.e.idx), cmp.Compare(x.side, y.side))
 	})
 	for _, l := range left {
 		lc.missing(l.side, l.e)
@@ -537,12 +536,7 @@ func formatMix(m map[tar.Format]int) string {
 	for f, n := range m {
 		l = append(l, fc{f, n})
 	}
-	sort.Slice(l, func(i, j int) bool {
-		if l[i].n != l[j].n {
-			return l[i].n > l[j].n
-		}
-		return l[i].f < l[j].f
-	})
+	slices.SortFunc(l, func(x, y fc) int { return cmp.Or(cmp.Compare(y.n, x.n), cmp.Compare(x.f, y.f)) })
 	var parts []string
 	for _, x := range l {
 		parts = append(parts, fmt.Sprintf("%s ×%d", formatName(x.f), x.n))
@@ -661,20 +655,8 @@ func (lc *layerCmp) compare(a, b *entryInfo) {
 			}
 		}
 	}
-	for _, k := range unionKeys(a.xattrs, b.xattrs) {
-		va, oka := a.xattrs[k]
-		vb, okb := b.xattrs[k]
-		if oka != okb || va != vb {
-			add(KindXattr, "xattr["+k+"]", strOrNil(va, oka), strOrNil(vb, okb), true)
-		}
-	}
-	for _, k := range unionKeys(a.pax, b.pax) {
-		va, oka := a.pax[k]
-		vb, okb := b.pax[k]
-		if oka != okb || va != vb {
-			add(KindPAX, "pax["+k+"]", strOrNil(va, oka), strOrNil(vb, okb), false)
-		}
-	}
+	diffStrings(a.xattrs, b.xattrs, func(k string, va, vb any) { add(KindXattr, "xattr["+k+"]", va, vb, true) })
+	diffStrings(a.pax, b.pax, func(k string, va, vb any) { add(KindPAX, "pax["+k+"]", va, vb, false) })
 	if len(diffs) == 0 {
 		return
 	}
@@ -736,22 +718,28 @@ func shadowNote(a, b []byte) string {
 	return fmt.Sprintf("only the last-change day differs, on %s (%s)", plural(changed, "account"), ex)
 }
 
-func unionKeys(a, b map[string]string) []string {
-	if len(a) == 0 && len(b) == 0 {
-		return nil
-	}
-	seen := map[string]bool{}
-	var keys []string
-	for _, m := range []map[string]string{a, b} {
-		for k := range m {
-			if !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
-			}
+// unionKeys lists the keys of a and b, each once, sorted.
+func unionKeys[V any](a, b map[string]V) []string {
+	keys := slices.Collect(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
 		}
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	return keys
+}
+
+// diffStrings calls emit, in key order, for every key whose value differs
+// between a and b, with nil for the side that lacks it.
+func diffStrings(a, b map[string]string, emit func(key string, va, vb any)) {
+	for _, k := range unionKeys(a, b) {
+		va, oka := a[k]
+		vb, okb := b[k]
+		if oka != okb || va != vb {
+			emit(k, strOrNil(va, oka), strOrNil(vb, okb))
+		}
+	}
 }
 
 func strOrNil(s string, ok bool) any {

@@ -1,11 +1,12 @@
 package imagediff
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -144,11 +145,15 @@ func (r *Result) WriteTextOptions(w io.Writer, o TextOptions) error {
 	}
 	gather(root)
 	ranked := append([]*item(nil), all...)
-	sort.SliceStable(ranked, func(i, j int) bool {
-		if ranked[i].semantic != ranked[j].semantic {
-			return ranked[i].semantic
+	slices.SortStableFunc(ranked, func(x, y *item) int {
+		// Semantic lines first, then in tree order.
+		if x.semantic != y.semantic {
+			if x.semantic {
+				return -1
+			}
+			return 1
 		}
-		return ranked[i].order < ranked[j].order
+		return cmp.Compare(x.order, y.order)
 	})
 	shown := map[*item]bool{}
 	for i := 0; i < len(ranked) && i < o.Max; i++ {
@@ -380,7 +385,7 @@ func nodeItems(n *Node, semanticOnly bool, order *int) []*item {
 		}
 	}
 	// Entry lines were appended on first sight; order them by their rank.
-	sort.SliceStable(out, func(i, j int) bool { return out[i].order < out[j].order })
+	slices.SortStableFunc(out, func(x, y *item) int { return cmp.Compare(x.order, y.order) })
 	return out
 }
 
