@@ -29,9 +29,9 @@ func write(path string, total int64, n int) error {
 	}
 	var img ocitest.Image
 	for i := range n {
-		img.Layers = append(img.Layers, ocitest.Random(uint64(i+1), total/int64(n)))
+		img.Layers = append(img.Layers, ocitest.Blobs(ocitest.Random(uint64(i+1), total/int64(n)))...)
 	}
-	l, err := ocitest.Build(ocitest.Options{Docker: true, Images: []ocitest.Image{img}})
+	l, err := ocitest.BuildLayout(ocitest.Options{Docker: true, Images: []ocitest.Image{img}})
 	if err != nil {
 		return err
 	}

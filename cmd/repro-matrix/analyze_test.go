@@ -89,7 +89,7 @@ func analyzeTarball(t *testing.T, l *ocitest.Layout) string {
 }
 
 func TestAnalyzeCLISound(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{Docker: true})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{Docker: true})
 	p := analyzeTarball(t, l)
 	img := l.ImageDigest.String()
 	runCLI(t, "analyze", p).expect(t, 0,
@@ -101,14 +101,14 @@ func TestAnalyzeCLISound(t *testing.T) {
 }
 
 func TestAnalyzeCLIMismatch(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{})
-	other := ocitest.MustBuild(t, ocitest.Options{Docker: true}).ImageDigest
+	l := ocitest.MustBuildLayout(t, ocitest.Options{})
+	other := ocitest.MustBuildLayout(t, ocitest.Options{Docker: true}).ImageDigest
 	runCLI(t, "analyze", "--expected-image-digest", other.String(), analyzeTarball(t, l)).expect(t, 1,
 		"does not have the expected digest", l.ImageDigest.String(), other.String())
 }
 
 func TestAnalyzeCLIUsage(t *testing.T) {
-	p := analyzeTarball(t, ocitest.MustBuild(t, ocitest.Options{}))
+	p := analyzeTarball(t, ocitest.MustBuildLayout(t, ocitest.Options{}))
 	runCLI(t, "analyze", "--expected-image-digest", "sha256:1234", p).expect(t, 2, "--expected-image-digest")
 	runCLI(t, "analyze", "--expected-image-digest", "md5:abc", p).expect(t, 2, "--expected-image-digest")
 	runCLI(t, "analyze").expect(t, 2, "arg")
@@ -118,7 +118,7 @@ func TestAnalyzeCLIUsage(t *testing.T) {
 
 func TestAnalyzeCLIUnusable(t *testing.T) {
 	dir := t.TempDir()
-	good := ocitest.MustBuild(t, ocitest.Options{Docker: true}).Tar()
+	good := ocitest.MustBuildLayout(t, ocitest.Options{Docker: true}).Tar()
 	for name, tc := range map[string]struct {
 		data []byte
 		want string
@@ -137,7 +137,7 @@ func TestAnalyzeCLIUnusable(t *testing.T) {
 
 // TestAnalyzeCLIDamaged lists every problem, and damage beats a digest match.
 func TestAnalyzeCLIDamaged(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{Docker: true})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{Docker: true})
 	damaged := l.Remove(ocitest.BlobPath(l.Layers[0].Digest)).
 		Replace(ocitest.BlobPath(l.Layers[1].Digest), ocitest.Bytes([]byte("layer TWO")))
 	p := analyzeTarball(t, damaged)
@@ -153,7 +153,7 @@ func TestAnalyzeCLIDamaged(t *testing.T) {
 }
 
 func TestAnalyzeCLIJSON(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{Nested: true})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{Nested: true})
 	p := analyzeTarball(t, l)
 	r := runCLI(t, "analyze", "--json", p)
 	r.expect(t, 0)
@@ -172,7 +172,7 @@ func TestAnalyzeCLIJSON(t *testing.T) {
 }
 
 func TestAnalyzeCLIShowContents(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{})
 	p := analyzeTarball(t, l)
 	short := runCLI(t, "analyze", p)
 	short.expect(t, 0, "characters omitted. Pass --show-contents to print them in their entirety]")

@@ -15,7 +15,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/repro-matrix/repro-matrix/internal/imagediff"
-	it "github.com/repro-matrix/repro-matrix/internal/imagediff/imagetest"
+	it "github.com/repro-matrix/repro-matrix/internal/oci/ocitest"
 )
 
 // diffResult is what one in-process run of `repro-matrix diff` produced.
@@ -189,11 +189,11 @@ func TestDiffCLIUnusableInput(t *testing.T) {
 
 	// A layer blob that is gzip in name but corrupt inside, in a sound layout.
 	corrupt := writeImage(t, diffImage(func(img *it.Image) {
-		img.Layers[0] = it.Layer{Raw: append([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, bytes.Repeat([]byte{0xaa}, 600)...),
+		img.Layers[0] = it.Layer{Raw: it.Bytes(append([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, bytes.Repeat([]byte{0xaa}, 600)...)),
 			MediaType: ocispec.MediaTypeImageLayerGzip}
 	}), "tar")
 	notTar := writeImage(t, diffImage(func(img *it.Image) {
-		img.Layers[0] = it.Layer{Raw: bytes.Repeat([]byte("not a tar\n"), 200), MediaType: ocispec.MediaTypeImageLayer}
+		img.Layers[0] = it.Layer{Raw: it.Bytes(bytes.Repeat([]byte("not a tar\n"), 200)), MediaType: ocispec.MediaTypeImageLayer}
 	}), "dir")
 
 	cases := []struct {

@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/repro-matrix/repro-matrix/internal/imagediff"
-	it "github.com/repro-matrix/repro-matrix/internal/imagediff/imagetest"
+	it "github.com/repro-matrix/repro-matrix/internal/oci/ocitest"
 )
 
 func TestIdentical(t *testing.T) {
@@ -316,7 +316,7 @@ func TestConfigEncodingOnly(t *testing.T) {
 func TestAttestationsAreNotSemantic(t *testing.T) {
 	att := func(body string) it.Image {
 		return it.Image{Attestation: true, AttestationFor: 0, Layers: []it.Layer{{
-			Raw: []byte(`{"_type":"https://in-toto.io/Statement/v0.1","predicate":{"buildStartedOn":"` + body + `"}}`), MediaType: "application/vnd.in-toto+json",
+			Raw: it.Bytes([]byte(`{"_type":"https://in-toto.io/Statement/v0.1","predicate":{"buildStartedOn":"` + body + `"}}`)), MediaType: "application/vnd.in-toto+json",
 		}}}
 	}
 	a := it.Index{Images: []it.Image{baseImage(), att("2024-01-01T00:00:00Z")}}

@@ -10,7 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/repro-matrix/repro-matrix/internal/imagediff"
-	it "github.com/repro-matrix/repro-matrix/internal/imagediff/imagetest"
+	it "github.com/repro-matrix/repro-matrix/internal/oci/ocitest"
 )
 
 func TestEntryDifferences(t *testing.T) {
@@ -310,8 +310,8 @@ func TestLayerAnnotations(t *testing.T) {
 
 func TestOpaqueLayers(t *testing.T) {
 	a, b := baseImage(), baseImage()
-	a.Layers = append(a.Layers, it.Layer{Raw: []byte("blob-a"), MediaType: "application/octet-stream"})
-	b.Layers = append(b.Layers, it.Layer{Raw: []byte("blob-b"), MediaType: "application/octet-stream"})
+	a.Layers = append(a.Layers, it.Layer{Raw: it.Bytes([]byte("blob-a")), MediaType: "application/octet-stream"})
+	b.Layers = append(b.Layers, it.Layer{Raw: it.Bytes([]byte("blob-b")), MediaType: "application/octet-stream"})
 	res := diff(t, single(a), single(b))
 	d := mustFind(t, res, imagediff.KindField, "blob")
 	if !d.Semantic {

@@ -10,7 +10,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/repro-matrix/repro-matrix/internal/imagediff"
-	it "github.com/repro-matrix/repro-matrix/internal/imagediff/imagetest"
+	it "github.com/repro-matrix/repro-matrix/internal/oci/ocitest"
 )
 
 func gz(b []byte) []byte {
@@ -75,21 +75,21 @@ func TestBadInputs(t *testing.T) {
 			for i := 12; i < len(corrupt)-8; i++ {
 				corrupt[i] ^= 0x5a
 			}
-			return withLayer(it.Layer{Raw: corrupt, MediaType: ocispec.MediaTypeImageLayerGzip})
+			return withLayer(it.Layer{Raw: it.Bytes(corrupt), MediaType: ocispec.MediaTypeImageLayerGzip})
 		}, imagediff.ErrLayer, ""},
 		{"truncated gzip", func() *it.Store {
 			full := gz(mustTar(t, baseEntries()))
-			return withLayer(it.Layer{Raw: full[:len(full)/2], MediaType: ocispec.MediaTypeImageLayerGzip})
+			return withLayer(it.Layer{Raw: it.Bytes(full[:len(full)/2]), MediaType: ocispec.MediaTypeImageLayerGzip})
 		}, imagediff.ErrLayer, "truncated"},
 		{"not a tar", func() *it.Store {
-			return withLayer(it.Layer{Raw: gz([]byte(strings.Repeat("this is not a tar archive\n", 100))), MediaType: ocispec.MediaTypeImageLayerGzip})
+			return withLayer(it.Layer{Raw: it.Bytes(gz([]byte(strings.Repeat("this is not a tar archive\n", 100)))), MediaType: ocispec.MediaTypeImageLayerGzip})
 		}, imagediff.ErrLayer, "not a tar stream"},
 		{"truncated tar", func() *it.Store {
 			raw := mustTar(t, baseEntries())
-			return withLayer(it.Layer{Raw: raw[:700], MediaType: ocispec.MediaTypeImageLayer})
+			return withLayer(it.Layer{Raw: it.Bytes(raw[:700]), MediaType: ocispec.MediaTypeImageLayer})
 		}, imagediff.ErrLayer, "truncated"},
 		{"corrupt zstd", func() *it.Store {
-			return withLayer(it.Layer{Raw: []byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0, 1, 2, 3}, MediaType: ocispec.MediaTypeImageLayerZstd})
+			return withLayer(it.Layer{Raw: it.Bytes([]byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0, 1, 2, 3}), MediaType: ocispec.MediaTypeImageLayerZstd})
 		}, imagediff.ErrLayer, ""},
 		{"index nested too deep", func() *it.Store { return loopIndex(t) }, imagediff.ErrInput, "nested deeper"},
 	}

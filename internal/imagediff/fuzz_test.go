@@ -8,7 +8,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/repro-matrix/repro-matrix/internal/imagediff"
-	it "github.com/repro-matrix/repro-matrix/internal/imagediff/imagetest"
+	it "github.com/repro-matrix/repro-matrix/internal/oci/ocitest"
 )
 
 // FuzzLayerBytes feeds arbitrary bytes as a layer blob (under each layer
@@ -24,7 +24,7 @@ func FuzzLayerBytes(f *testing.F) {
 	mts := []string{ocispec.MediaTypeImageLayer, ocispec.MediaTypeImageLayerGzip, ocispec.MediaTypeImageLayerZstd}
 	a := it.MustBuild(single(baseImage()))
 	f.Fuzz(func(t *testing.T, layer, config []byte, mt uint8) {
-		img := it.Image{ConfigRaw: config, Layers: []it.Layer{{Raw: layer, MediaType: mts[int(mt)%len(mts)]}}}
+		img := it.Image{ConfigRaw: config, Layers: []it.Layer{{Raw: it.Bytes(layer), MediaType: mts[int(mt)%len(mts)]}}}
 		b, err := it.Build(single(img))
 		if err != nil {
 			t.Skip()

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/repro-matrix/repro-matrix/internal/imagediff"
-	it "github.com/repro-matrix/repro-matrix/internal/imagediff/imagetest"
+	it "github.com/repro-matrix/repro-matrix/internal/oci/ocitest"
 )
 
 // baseEntries is the file tree of the test images.

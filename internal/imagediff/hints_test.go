@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/repro-matrix/repro-matrix/internal/imagediff"
-	it "github.com/repro-matrix/repro-matrix/internal/imagediff/imagetest"
+	it "github.com/repro-matrix/repro-matrix/internal/oci/ocitest"
 )
 
 type hintCase struct {
@@ -95,8 +95,8 @@ func hintCases() map[string][]hintCase {
 			i.Config = func(c map[string]any) { c["docker_version"] = "20.10.24" }
 		}))},
 		"attestation": {{name: "provenance",
-			a: it.Index{Images: []it.Image{baseImage(), {Attestation: true, Layers: []it.Layer{{Raw: []byte(`{"t":1}`), MediaType: "application/vnd.in-toto+json"}}}}},
-			b: it.Index{Images: []it.Image{baseImage(), {Attestation: true, Layers: []it.Layer{{Raw: []byte(`{"t":2}`), MediaType: "application/vnd.in-toto+json"}}}}}}},
+			a: it.Index{Images: []it.Image{baseImage(), {Attestation: true, Layers: []it.Layer{{Raw: it.Bytes([]byte(`{"t":1}`)), MediaType: "application/vnd.in-toto+json"}}}}},
+			b: it.Index{Images: []it.Image{baseImage(), {Attestation: true, Layers: []it.Layer{{Raw: it.Bytes([]byte(`{"t":2}`)), MediaType: "application/vnd.in-toto+json"}}}}}}},
 		"encoding": {{name: "json whitespace",
 			a: single(it.Image{ConfigRaw: []byte(`{"os":"linux","architecture":"amd64","rootfs":{"type":"layers","diff_ids":[]}}`)}),
 			b: single(it.Image{ConfigRaw: []byte(`{"os":"linux","architecture":"amd64","rootfs":{"type":"layers","diff_ids":[]}}` + "\n")})}},

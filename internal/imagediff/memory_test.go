@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/repro-matrix/repro-matrix/internal/imagediff"
-	it "github.com/repro-matrix/repro-matrix/internal/imagediff/imagetest"
+	it "github.com/repro-matrix/repro-matrix/internal/oci/ocitest"
 )
 
 // bigPair is two images with one generated layer of files×size bytes that

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/repro-matrix/repro-matrix/internal/imagediff"
-	it "github.com/repro-matrix/repro-matrix/internal/imagediff/imagetest"
 	"github.com/repro-matrix/repro-matrix/internal/oci"
+	it "github.com/repro-matrix/repro-matrix/internal/oci/ocitest"
 )
 
 // openOnDisk writes s to disk, as a tarball or a layout directory, and

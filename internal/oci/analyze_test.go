@@ -12,8 +12,8 @@ import (
 // sound lists layouts in every shape BuildKit writes (and a few it may).
 func sound() map[string]ocitest.Options {
 	two := []ocitest.Image{
-		{Layers: []ocitest.Content{ocitest.Random(1, 3000)}},
-		{Layers: []ocitest.Content{ocitest.Random(2, 5000)}, Platform: ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}},
+		{Layers: ocitest.Blobs(ocitest.Random(1, 3000))},
+		{Layers: ocitest.Blobs(ocitest.Random(2, 5000)), Platform: &ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}},
 	}
 	return map[string]ocitest.Options{
 		"docker":       {Docker: true},
@@ -29,7 +29,7 @@ func sound() map[string]ocitest.Options {
 func TestAnalyzeSound(t *testing.T) {
 	for name, o := range sound() {
 		t.Run(name, func(t *testing.T) {
-			l := ocitest.MustBuild(t, o)
+			l := ocitest.MustBuildLayout(t, o)
 			a, err := analyzeBytes(t, l.Tar())
 			if err != nil {
 				t.Fatalf("Analyze: %v", err)
@@ -61,7 +61,7 @@ func checkSound(t *testing.T, a *Analysis, l *ocitest.Layout) {
 }
 
 func TestAnalyzeNestedOrder(t *testing.T) {
-	l := ocitest.MustBuild(t, sound()["multi"])
+	l := ocitest.MustBuildLayout(t, sound()["multi"])
 	a, err := analyzeBytes(t, l.Tar())
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +79,7 @@ func TestAnalyzeNestedOrder(t *testing.T) {
 }
 
 func TestAnalyzeGzip(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{Docker: true})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{Docker: true})
 	a, err := Analyze(context.Background(), writeTemp(t, "image.tar.gz", l.TarGz()))
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestAnalyzeGzip(t *testing.T) {
 }
 
 func TestAnalyzeDirectory(t *testing.T) {
-	l := ocitest.MustBuild(t, sound()["multi"])
+	l := ocitest.MustBuildLayout(t, sound()["multi"])
 	dir := t.TempDir()
 	if err := l.WriteDir(dir); err != nil {
 		t.Fatal(err)
@@ -104,7 +104,7 @@ func TestAnalyzeDirectory(t *testing.T) {
 }
 
 func TestAnalyzeDirectoryTampered(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{})
 	layer := l.Layers[0]
 	l = l.Replace(ocitest.BlobPath(layer.Digest), ocitest.Bytes([]byte("layer ONE")))
 	dir := t.TempDir()
@@ -116,7 +116,7 @@ func TestAnalyzeDirectoryTampered(t *testing.T) {
 }
 
 func TestAnalysisJSONRoundTrip(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{})
 	l = l.Remove(ocitest.BlobPath(l.Layers[1].Digest))
 	a, err := analyzeBytes(t, l.Tar())
 	wantErr(t, err, ErrBlobMissing, l.Layers[1].Digest.String())

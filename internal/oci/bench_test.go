@@ -19,9 +19,9 @@ func benchTarball(b testing.TB) (string, int64) {
 	b.Helper()
 	var img ocitest.Image
 	for i := range 4 {
-		img.Layers = append(img.Layers, ocitest.Random(uint64(i), 16<<20))
+		img.Layers = append(img.Layers, ocitest.Blobs(ocitest.Random(uint64(i), 16<<20))...)
 	}
-	l := ocitest.MustBuild(b, ocitest.Options{Docker: true, Images: []ocitest.Image{img}})
+	l := ocitest.MustBuildLayout(b, ocitest.Options{Docker: true, Images: []ocitest.Image{img}})
 	p := filepath.Join(b.TempDir(), "image.tar")
 	f, err := os.Create(p)
 	if err != nil {

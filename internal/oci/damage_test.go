@@ -13,7 +13,7 @@ import (
 )
 
 func TestAnalyzeUnusableInput(t *testing.T) {
-	good := ocitest.MustBuild(t, ocitest.Options{Docker: true})
+	good := ocitest.MustBuildLayout(t, ocitest.Options{Docker: true})
 	tests := map[string]struct {
 		data     []byte
 		sentinel error
@@ -46,7 +46,7 @@ func cut(b []byte, n int) []byte { return b[:min(n, len(b))] }
 // TestAnalyzeTruncated cuts a sound tarball at several points: inside a
 // header, inside each blob, and inside the end-of-archive marker.
 func TestAnalyzeTruncated(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{Images: []ocitest.Image{{Layers: []ocitest.Content{ocitest.Random(7, 5000)}}}})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{Images: []ocitest.Image{{Layers: ocitest.Blobs(ocitest.Random(7, 5000))}}})
 	tarball := l.Tar()
 	layer := l.Layers[0]
 	at := bytes.Index(tarball, ocitest.Random(7, 5000).ReadAll()[:64])
@@ -75,7 +75,7 @@ func TestAnalyzeTruncated(t *testing.T) {
 // TestAnalyzeTruncatedEverywhere cuts at every block boundary: never a
 // panic, always a sentinel.
 func TestAnalyzeTruncatedEverywhere(t *testing.T) {
-	tarball := ocitest.MustBuild(t, ocitest.Options{Docker: true}).Tar()
+	tarball := ocitest.MustBuildLayout(t, ocitest.Options{Docker: true}).Tar()
 	for n := 0; n < len(tarball); n += 512 {
 		_, err := analyzeBytes(t, tarball[:n])
 		if !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrNotArchive) && !errors.Is(err, ErrNoIndex) {
@@ -85,7 +85,7 @@ func TestAnalyzeTruncatedEverywhere(t *testing.T) {
 }
 
 func TestAnalyzeDamagedBlobs(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{Docker: true})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{Docker: true})
 	man, cfg, layer := l.Manifests[0], l.Configs[0], l.Layers[0]
 	layerFile := ocitest.BlobPath(layer.Digest)
 	stray := digest.FromString("unreferenced")
@@ -109,7 +109,7 @@ func TestAnalyzeDamagedBlobs(t *testing.T) {
 		"unreferenced tamper":  {l.Replace(ocitest.BlobPath(stray), ocitest.Bytes([]byte("something else"))), ErrDigestMismatch, stray.String()},
 		"bad blob name":        {l.Replace("blobs/sha256/notahash", ocitest.Bytes(nil)), ErrInvalidDigest, "blobs/sha256/notahash"},
 		"unknown algorithm":    {l.Replace("blobs/md5/abc", ocitest.Bytes(nil)), ErrInvalidDigest, "blobs/md5/abc"},
-		"duplicate index.json": {l.Append(ocitest.File{Name: "index.json", Content: mustGet(l, "index.json")}), ErrDuplicateEntry, "index.json"},
+		"duplicate index.json": {l.Append(ocitest.LayoutFile{Name: "index.json", Content: mustGet(l, "index.json")}), ErrDuplicateEntry, "index.json"},
 		"no manifests":         {rewriteIndex(t, l, []ocispec.Descriptor{}), ErrNoManifests, "index.json"},
 		"manifest.json broken": {l.Replace("manifest.json", ocitest.Bytes([]byte("{}"))), ErrMalformed, "manifest.json"},
 		"oci-layout missing":   {l.Remove("oci-layout"), ErrBlobMissing, "oci-layout"},
@@ -142,7 +142,7 @@ func mustGet(l *ocitest.Layout, name string) ocitest.Content {
 }
 
 func TestAnalyzeNestedMissingChild(t *testing.T) {
-	l := ocitest.MustBuild(t, sound()["multi"])
+	l := ocitest.MustBuildLayout(t, sound()["multi"])
 	child := l.Manifests[1]
 	a, err := analyzeBytes(t, l.Remove(ocitest.BlobPath(child.Digest)).Tar())
 	wantErr(t, err, ErrBlobMissing, child.Digest.String())
@@ -152,7 +152,7 @@ func TestAnalyzeNestedMissingChild(t *testing.T) {
 }
 
 func TestAnalyzeHugeManifestDescriptor(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{})
 	d := l.Manifests[0]
 	d.Size = 1 << 40
 	_, err := analyzeBytes(t, rewriteIndex(t, l, []ocispec.Descriptor{d}).Tar())
@@ -161,7 +161,7 @@ func TestAnalyzeHugeManifestDescriptor(t *testing.T) {
 
 // TestAnalyzeListsAllProblems damages three blobs at once.
 func TestAnalyzeListsAllProblems(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{Docker: true})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{Docker: true})
 	stray := digest.FromString("stray")
 	damaged := l.Remove(ocitest.BlobPath(l.Layers[0].Digest)).
 		Replace(ocitest.BlobPath(l.Layers[1].Digest), ocitest.Bytes([]byte("layer TWO"))).

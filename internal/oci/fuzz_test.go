@@ -16,10 +16,10 @@ import (
 // (every failure must say what is wrong with the input).
 func FuzzAnalyze(f *testing.F) {
 	for _, o := range sound() {
-		l := ocitest.MustBuild(f, o)
+		l := ocitest.MustBuildLayout(f, o)
 		f.Add(l.Tar())
 	}
-	l := ocitest.MustBuild(f, ocitest.Options{Docker: true})
+	l := ocitest.MustBuildLayout(f, ocitest.Options{Docker: true})
 	f.Add(l.TarGz())
 	f.Add(l.Remove(ocitest.BlobPath(l.Layers[0].Digest)).Tar())
 	f.Add(l.Replace(ocitest.BlobPath(l.Layers[1].Digest), ocitest.Bytes([]byte("layer TWO"))).Tar())

@@ -24,7 +24,7 @@ func openBuilt(t *testing.T, l *ocitest.Layout) *Layout {
 }
 
 func TestOpenIndex(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{Docker: true, DotSlash: true})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{Docker: true, DotSlash: true})
 	lay := openBuilt(t, l)
 	if lay.IndexDigest() != l.IndexDigest || lay.Index().Manifests[0].Digest != l.ImageDigest || !lay.Docker() {
 		t.Errorf("index %s / %+v", lay.IndexDigest(), lay.Index())
@@ -33,9 +33,9 @@ func TestOpenIndex(t *testing.T) {
 
 // TestBlobConcurrent reads every blob from many goroutines at once.
 func TestBlobConcurrent(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{Images: []ocitest.Image{{Layers: []ocitest.Content{
+	l := ocitest.MustBuildLayout(t, ocitest.Options{Images: []ocitest.Image{{Layers: ocitest.Blobs(
 		ocitest.Random(1, 3<<20), ocitest.Random(2, 1<<20+7),
-	}}}})
+	)}}})
 	lay := openBuilt(t, l)
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -58,7 +58,7 @@ func TestBlobConcurrent(t *testing.T) {
 }
 
 func TestBlobErrors(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{})
 	layer := l.Layers[0]
 	lay := openBuilt(t, l.Replace(ocitest.BlobPath(layer.Digest), ocitest.Bytes([]byte("layer ONE"))))
 	ctx := context.Background()
@@ -90,7 +90,7 @@ func TestBlobErrors(t *testing.T) {
 // TestBlobFailsAtEOF: in a directory, a tampered blob is only found out by
 // reading it, and the reader must say so no later than at EOF.
 func TestBlobFailsAtEOF(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{})
 	layer := l.Layers[0]
 	dir := t.TempDir()
 	if err := l.Replace(ocitest.BlobPath(layer.Digest), ocitest.Bytes([]byte("layer ONE"))).WriteDir(dir); err != nil {
@@ -111,7 +111,7 @@ func TestBlobFailsAtEOF(t *testing.T) {
 }
 
 func TestDirectorySymlinkBlob(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{})
 	layer := ocitest.BlobPath(l.Layers[0].Digest)
 	dir := t.TempDir()
 	if err := l.WriteDir(dir); err != nil {
@@ -129,7 +129,7 @@ func TestDirectorySymlinkBlob(t *testing.T) {
 }
 
 func TestCancelled(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	a, err := Analyze(ctx, writeTemp(t, "image.tar", l.Tar()))

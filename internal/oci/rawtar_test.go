@@ -12,7 +12,7 @@ import (
 
 // rawTar writes l's files as a tar, letting edit replace the entry of a
 // file by writing its own (edit returns true when it did).
-func rawTar(t *testing.T, l *ocitest.Layout, edit func(tw *tar.Writer, f ocitest.File) bool) []byte {
+func rawTar(t *testing.T, l *ocitest.Layout, edit func(tw *tar.Writer, f ocitest.LayoutFile) bool) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -40,9 +40,9 @@ func rawTar(t *testing.T, l *ocitest.Layout, edit func(tw *tar.Writer, f ocitest
 }
 
 func TestAnalyzeSymlinkEntry(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{})
 	layer := ocitest.BlobPath(l.Layers[0].Digest)
-	data := rawTar(t, l, func(tw *tar.Writer, f ocitest.File) bool {
+	data := rawTar(t, l, func(tw *tar.Writer, f ocitest.LayoutFile) bool {
 		if f.Name != layer {
 			return false
 		}
@@ -55,7 +55,7 @@ func TestAnalyzeSymlinkEntry(t *testing.T) {
 // TestAnalyzeSparseEntry: an old-style GNU sparse entry claiming an
 // exabyte of holes must be refused, not expanded.
 func TestAnalyzeSparseEntry(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{})
 	layer := ocitest.BlobPath(l.Layers[0].Digest)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -79,7 +79,7 @@ func TestAnalyzeSparseEntry(t *testing.T) {
 // TestAnalyzeHugeTruncatedEntry: a header declaring a terabyte followed by
 // a few bytes is reported as truncated without allocating the declared size.
 func TestAnalyzeHugeTruncatedEntry(t *testing.T) {
-	l := ocitest.MustBuild(t, ocitest.Options{})
+	l := ocitest.MustBuildLayout(t, ocitest.Options{})
 	layer := ocitest.BlobPath(l.Layers[0].Digest)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)

@@ -1,7 +1,3 @@
-// Package ocitest builds OCI image layouts in the shape BuildKit's docker and
-// OCI exporters write them, deterministically, for tests and benchmarks. The
-// resulting Layout can be damaged on purpose (Replace, Remove, Append) before
-// it is written out as a tarball or a directory.
 package ocitest
 
 import (
@@ -9,8 +5,6 @@ import (
 	"encoding/binary"
 	"io"
 	"math/rand/v2"
-
-	"github.com/opencontainers/go-digest"
 )
 
 // Content is a file's bytes, produced on demand so that large layers never
@@ -40,9 +34,4 @@ func Random(seed uint64, size int64) Content {
 func (c Content) ReadAll() []byte {
 	b, _ := io.ReadAll(c.Open())
 	return b
-}
-
-// digestOf hashes c with alg.
-func digestOf(alg digest.Algorithm, c Content) (digest.Digest, error) {
-	return alg.FromReader(c.Open())
 }

@@ -7,10 +7,46 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
+
+// LayoutFile is one file of the layout.
+type LayoutFile struct {
+	Name    string // layout-relative, e.g. "blobs/sha256/ab…"
+	Dir     bool
+	Mode    int64
+	Content Content
+}
+
+// Layout is a built image layout and what it contains.
+type Layout struct {
+	Files    []LayoutFile // in tar order
+	DotSlash bool         // tar entries are named "./NAME"
+	// IndexDigest is the sha256 of index.json; ImageDigest its manifests[0].
+	IndexDigest digest.Digest
+	ImageDigest digest.Digest
+	Nested      *ocispec.Descriptor  // the nested index, if any
+	Manifests   []ocispec.Descriptor // image manifests, in Images order
+	Configs     []ocispec.Descriptor
+	Layers      []ocispec.Descriptor // all images' layers, in order
+}
+
+// BlobPath is where a layout stores the blob with digest d.
+func BlobPath(d digest.Digest) string {
+	return path.Join(ocispec.ImageBlobsDir, d.Algorithm().String(), d.Encoded())
+}
+
+// sortFiles orders files as containerd's archive exporter does: by name.
+func sortFiles(files []LayoutFile) {
+	slices.SortFunc(files, func(x, y LayoutFile) int { return strings.Compare(x.Name, y.Name) })
+}
 
 // WriteTar writes the layout as a tar archive, streaming each file's content.
 func (l *Layout) WriteTar(w io.Writer) error {
@@ -23,7 +59,7 @@ func (l *Layout) WriteTar(w io.Writer) error {
 	return tw.Close()
 }
 
-func (l *Layout) writeEntry(tw *tar.Writer, f File) error {
+func (l *Layout) writeEntry(tw *tar.Writer, f LayoutFile) error {
 	hdr := &tar.Header{Name: f.Name, Mode: f.Mode, ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg, Size: f.Content.Size}
 	if l.DotSlash {
 		hdr.Name = "./" + f.Name
@@ -113,20 +149,20 @@ func (l *Layout) Replace(name string, c Content) *Layout {
 			return out
 		}
 	}
-	out.Files = append(out.Files, File{Name: name, Mode: 0o444, Content: c})
+	out.Files = append(out.Files, LayoutFile{Name: name, Mode: 0o444, Content: c})
 	return out
 }
 
 // Remove returns a copy of the layout without the file name.
 func (l *Layout) Remove(name string) *Layout {
 	out := l.clone()
-	out.Files = slices.DeleteFunc(out.Files, func(f File) bool { return f.Name == name })
+	out.Files = slices.DeleteFunc(out.Files, func(f LayoutFile) bool { return f.Name == name })
 	return out
 }
 
 // Append returns a copy of the layout with f added at the end, even if a
 // file of that name exists: a tar with a duplicate entry.
-func (l *Layout) Append(f File) *Layout {
+func (l *Layout) Append(f LayoutFile) *Layout {
 	out := l.clone()
 	out.Files = append(out.Files, f)
 	return out
