@@ -1,15 +1,23 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/repro-matrix/repro-matrix/internal/engine"
 	"github.com/repro-matrix/repro-matrix/internal/matrix"
 )
 
 func init() { register(newCellsCmd) }
+
+// probeTimeout bounds how long cells waits for a host engine's version.
+const probeTimeout = 30 * time.Second
 
 // cellRecord is one cell in the output of cells --json.
 type cellRecord struct {
@@ -19,6 +27,7 @@ type cellRecord struct {
 	FixtureDir      string                  `json:"fixtureDir"`
 	Platform        string                  `json:"platform"`
 	Engine          string                  `json:"engine"`
+	EngineVersion   string                  `json:"engineVersion"` // declared, found, or "found" when unresolved
 	Kind            string                  `json:"kind"`
 	Where           string                  `json:"where"`
 	BuildKit        string                  `json:"buildkit"`
@@ -30,7 +39,20 @@ type cellRecord struct {
 	KnownDivergence *matrix.KnownDivergence `json:"knownDivergence,omitempty"`
 }
 
-func newCellsCmd() *cobra.Command {
+func newCellsCmd() *cobra.Command { return cellsCmd(hostVersion) }
+
+// hostVersion is the matrix.Probe that asks the host's engine of a kind.
+func hostVersion(ctx context.Context, kind matrix.EngineKind) (string, error) {
+	e, err := engine.Host(ctx, engine.Kind(kind))
+	if err != nil {
+		return "", err
+	}
+	return e.Version(), nil
+}
+
+// cellsCmd is the cells command, reading the versions of host engines taken
+// as found with probe.
+func cellsCmd(probe matrix.Probe) *cobra.Command {
 	var (
 		profile string
 		asJSON  bool
@@ -44,17 +66,25 @@ profile in their fixed order, one spec name a line:
   fixture=scratch-copy/platform=linux-amd64/engine=docker-26.1.5/buildkit=v0.19.0/exporter=docker
 
 With --json it prints a JSON array instead, one object per cell with its axes, group, Ginkgo labels,
-golden digest and known divergence. An invalid file or an unknown or empty profile exits 2.`,
+golden digest and known divergence. An invalid file or an unknown or empty profile exits 2.
+
+A host engine taken as found (version: found) is named by the version its host engine reports
+(engine=docker-28.0.4). When that engine does not answer, its cells are listed unresolved
+(engine=docker-found) and stderr says why; a run would fail them.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := loadMatrixArg(matrixFileArg(args))
 			if err != nil {
 				return err
 			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), probeTimeout)
+			unresolved := m.ResolveFound(ctx, probe)
+			cancel()
 			cells, err := m.Expand(profile)
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
+			noteUnresolved(cmd.ErrOrStderr(), cells, unresolved)
 			out := cmd.OutOrStdout()
 			if !asJSON {
 				for _, c := range cells {
@@ -68,7 +98,8 @@ golden digest and known divergence. An invalid file or an unknown or empty profi
 				records[i] = cellRecord{
 					Name: c.Name(), Group: c.Group(),
 					Fixture: c.Fixture.Name, FixtureDir: c.Fixture.Dir, Platform: c.Platform,
-					Engine: c.Engine.Name, Kind: string(c.Engine.Kind), Where: string(c.Engine.Where),
+					Engine: c.Engine.Name, EngineVersion: c.Engine.EffectiveVersion(),
+					Kind: string(c.Engine.Kind), Where: string(c.Engine.Where),
 					BuildKit: c.BuildKit.Name, BuildKitImage: c.BuildKit.Image,
 					Exporter: c.Exporter.Name, Labels: c.Labels(), SourceDateEpoch: c.Fixture.Epoch(),
 					Golden:          string(golden),
@@ -83,4 +114,26 @@ golden digest and known divergence. An invalid file or an unknown or empty profi
 	cmd.Flags().StringVarP(&profile, "profile", "p", matrix.DefaultProfile, "the profile to expand")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the cells as a JSON array")
 	return cmd
+}
+
+// noteUnresolved says on w, once per engine, which engines of the cells are
+// listed unresolved and why (err is ResolveFound's).
+func noteUnresolved(w io.Writer, cells []matrix.Cell, err error) {
+	var failed matrix.FoundErrors
+	errors.As(err, &failed)
+	noted := map[*matrix.Engine]bool{}
+	for _, c := range cells {
+		if !c.Engine.Unresolved() || noted[c.Engine] {
+			continue
+		}
+		noted[c.Engine] = true
+		why := "its version was not read"
+		for _, f := range failed {
+			if f.Engine == c.Engine.Name {
+				why = f.Err.Error()
+			}
+		}
+		fmt.Fprintf(w, "cells: engine %s is listed unresolved: the version of the host's %s could not be read (%s); a run fails its cells unless the engine answers then\n",
+			c.Engine.Name, c.Engine.Kind, why)
+	}
 }

@@ -135,6 +135,20 @@ func TestValidateCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("found only for host engines", func(t *testing.T) {
+		host := writeCLIMatrix(t, strings.Replace(cliTestMatrix, "version: 4.3.1}", "version: found}", 1))
+		stdout, stderr, code := runMatrixCLI(t, bin, host, "validate")
+		if code != exitOK || !strings.Contains(stdout, "profile all: 16 cells") {
+			t.Errorf("a host engine as found: exit %d\n%s%s", code, stdout, stderr)
+		}
+		container := writeCLIMatrix(t, strings.Replace(cliTestMatrix, "version: 4.3.1}", "version: found, where: container, offline: {suite: trixie}}", 1))
+		_, stderr, code = runMatrixCLI(t, bin, container, "validate")
+		want := `  engines[1].version: "found" is for host engines only (where: host): an engine in a container runs the version its image or Debian suite carries; declare it, e.g. 28.5.2 (line 3)`
+		if code != exitUsage || !strings.Contains(stderr, "matrix.yaml: 1 problem:\n"+want+"\n") {
+			t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", code, stderr, want)
+		}
+	})
+
 	for name, tt := range map[string]struct {
 		args []string
 		want string

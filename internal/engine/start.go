@@ -13,7 +13,7 @@ import (
 type Spec struct {
 	Name        string // cell name, e.g. docker-20.10.24
 	Kind        Kind
-	Version     string // the version matrix.yaml declares
+	Version     string // the version matrix.yaml declares; "" takes the engine as found (no check)
 	InContainer bool   // run the engine in a container instead of using the host's
 	RunID       string // labels what the engine's start creates
 	Dir         string // run folder: sockets and config folders go below it
@@ -77,8 +77,10 @@ type Handle struct {
 }
 
 // Start connects to the host's engine or starts one in a container, and
-// checks that the running engine reports the declared version. It returns
-// the engine even on error, for the caller to Close.
+// checks that the running engine reports the declared version (any version
+// when Spec.Version is empty: matrix.yaml's "version: found"). A mismatch
+// is an error naming both versions. It returns the engine even on error,
+// for the caller to Close.
 func Start(ctx context.Context, s Spec) (Engine, Handle, error) {
 	if s.InContainer {
 		c, h, err := startContainer(ctx, s)
@@ -108,10 +110,14 @@ func Connect(ctx context.Context, h Handle) (Engine, error) {
 	return c, nil
 }
 
-// checkVersion compares a declared version with the running one; a
-// declared "20.10" accepts any 20.10.x.
+// checkVersion compares a declared version with the running one: a
+// declared "20.10" accepts any 20.10.x, an empty one any version. An engine
+// that reports no version is an error either way.
 func checkVersion(s Spec, running string) error {
-	if versionMatches(s.Version, running) {
+	switch {
+	case running == "":
+		return fmt.Errorf("engine %s: the running %s engine reports no version", s.Name, s.Kind)
+	case s.Version == "" || versionMatches(s.Version, running):
 		return nil
 	}
 	return fmt.Errorf("engine %s: matrix.yaml declares %s %s, the running engine reports %s", s.Name, s.Kind, s.Version, running)

@@ -122,21 +122,22 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 			errs = append(errs, x)
 		}
 	}
-	engines, e := selectEntries(m.Engines, p.Engines, "engine", func(x *Engine) string { return x.Name },
+	engines, e := selectEntries(m.Engines, p.Engines, "engine", (*Engine).names,
 		map[string]func(*Engine) bool{
 			SelectHost:      func(x *Engine) bool { return x.Where == Host },
+			SelectFound:     func(x *Engine) bool { return x.Where == Host && x.AsFound },
 			SelectContainer: func(x *Engine) bool { return x.Where == Container },
 		})
 	collect("engines", e)
-	buildkits, e := selectEntries(m.BuildKits, p.BuildKits, "BuildKit", func(x *BuildKit) string { return x.Name },
+	buildkits, e := selectEntries(m.BuildKits, p.BuildKits, "BuildKit", func(x *BuildKit) []string { return []string{x.Name} },
 		map[string]func(*BuildKit) bool{
 			SelectPinned:    func(x *BuildKit) bool { return x.Pinned },
 			SelectCandidate: func(x *BuildKit) bool { return x.Candidate },
 		})
 	collect("buildkits", e)
-	fixtures, e := selectEntries(m.Fixtures, p.Fixtures, "fixture", func(x *Fixture) string { return x.Name }, nil)
+	fixtures, e := selectEntries(m.Fixtures, p.Fixtures, "fixture", func(x *Fixture) []string { return []string{x.Name} }, nil)
 	collect("fixtures", e)
-	exporters, e := selectEntries(m.Exporters, p.Exporters, "exporter", func(x *Exporter) string { return x.Name }, nil)
+	exporters, e := selectEntries(m.Exporters, p.Exporters, "exporter", func(x *Exporter) []string { return []string{x.Name} }, nil)
 	collect("exporters", e)
 
 	known := m.platforms()
@@ -198,8 +199,9 @@ func matchesAny(patterns []Pattern, c Cell) bool {
 }
 
 // selectEntries resolves a profile list (names, globs, role selectors) into
-// the set of entries it selects. An empty list selects all.
-func selectEntries[T comparable](entries []T, list []string, noun string, name func(T) string, roles map[string]func(T) bool) (map[T]bool, []selError) {
+// the set of entries it selects; an entry is selected when a glob matches
+// one of its names. An empty list selects all.
+func selectEntries[T comparable](entries []T, list []string, noun string, name func(T) []string, roles map[string]func(T) bool) (map[T]bool, []selError) {
 	var zero T
 	selected := map[T]bool{}
 	if len(list) == 0 {
@@ -213,8 +215,8 @@ func selectEntries[T comparable](entries []T, list []string, noun string, name f
 	var errs []selError
 	var names []string
 	for _, x := range entries {
-		if x != zero && !slices.Contains(names, name(x)) {
-			names = append(names, name(x))
+		if x != zero && !slices.Contains(names, name(x)[0]) {
+			names = append(names, name(x)[0])
 		}
 	}
 	for i, s := range list {
@@ -240,7 +242,7 @@ func selectEntries[T comparable](entries []T, list []string, noun string, name f
 			if x == zero {
 				continue
 			}
-			if ok, _ := path.Match(s, name(x)); ok {
+			if slices.ContainsFunc(name(x), func(n string) bool { ok, _ := path.Match(s, n); return ok }) {
 				selected[x] = true
 				found = true
 			}
@@ -285,7 +287,7 @@ func (m *Matrix) axisValues(a Axis) []string {
 	case AxisEngine:
 		for _, e := range m.Engines {
 			if e != nil {
-				out = append(out, e.Name)
+				out = append(out, e.names()...)
 			}
 		}
 	case AxisBuildKit:
@@ -306,7 +308,9 @@ func (m *Matrix) axisValues(a Axis) []string {
 
 // parseKnownPattern parses s and checks that each of its globs matches some
 // value of its axis, so that a typo is an error rather than a rule that
-// never applies.
+// never applies. An engine glob that could name some version of an engine
+// taken as found ("docker-28.*") counts as matching: what the host runs is
+// known only at run time.
 func (m *Matrix) parseKnownPattern(s string) (Pattern, error) {
 	pat, err := ParsePattern(s)
 	if err != nil {
@@ -318,7 +322,8 @@ func (m *Matrix) parseKnownPattern(s string) (Pattern, error) {
 			continue
 		}
 		values := m.axisValues(a)
-		if !slices.ContainsFunc(values, func(v string) bool { ok, _ := path.Match(g, v); return ok }) {
+		if !slices.ContainsFunc(values, func(v string) bool { ok, _ := path.Match(g, v); return ok }) &&
+			(a != AxisEngine || !m.mayNameFound(g)) {
 			return pat, fmt.Errorf("%s=%s matches no %s (known: %s)", a, g, a, strings.Join(values, ", "))
 		}
 	}

@@ -10,8 +10,11 @@
 //
 //	engines:
 //	  - kind: docker                 # docker | podman
-//	    version: 20.10.24            # exact: 20.10.24 or 20.10
+//	    version: 20.10.24            # exact: 20.10.24 or 20.10; the running engine must report it
 //	    where: host                  # host | container (default: container when image is set)
+//	  - kind: docker
+//	    version: found               # host engines only: whatever the host runs (see Matrix.ResolveFound)
+//	    where: host                  # name: docker-found, docker-28.0.4 once resolved
 //	  - kind: docker
 //	    version: 26.1.5
 //	    where: container
@@ -40,10 +43,11 @@
 //	  - {name: docker-oci-mediatypes, type: docker, ociMediatypes: true}
 //	profiles:
 //	  local:
-//	    engines: ["@host"]
+//	    engines: [docker-20.10.24]
 //	    platforms: [linux/amd64]
 //	    exporters: [docker, oci]
-//	  nightly: {}                    # every axis omitted: everything
+//	  nightly:
+//	    engines: ["@found", "@container"]   # @host: every host engine, found or declared
 //	  pr:
 //	    buildkits: ["@pinned", "@candidate"]
 //	    exclude: ["engine=docker-26.1.5/platform=linux-arm64"]   # include: adds cells, exclude: removes them
@@ -94,4 +98,18 @@
 // caller resolves it at run time with [Matrix.ResolveLatest] and a
 // [Resolver] (provision.Latest asks the Go module proxy); the answer is in
 // [BuildKit.Resolved] and [BuildKit.EffectiveVersion].
+//
+// # Host engines as found
+//
+// A host engine with "version: found" is taken at whatever version the host
+// runs; engine.Start checks no version for it (Version is empty). Its cells
+// carry the version in their name, so the caller resolves it before
+// expanding: [Matrix.ResolveFound] with a [Probe] that asks the host's engine
+// renames "docker-found" to "docker-28.0.4" and records the version in
+// [Engine.Found]. An engine whose probe fails keeps the name "docker-found",
+// and its cells fail when the engine is started; they never disappear.
+// Profiles select such engines with "@found", "@host" or "docker-found";
+// profile rules and known divergences may name them by version
+// ("engine=docker-28.*"), which Load accepts since the version is known only
+// at run time.
 package matrix

@@ -320,11 +320,11 @@ func (m *Matrix) setDefaults() {
 				e.Where = Host
 			}
 		}
-		if e.Name == "" && e.Kind != "" && e.Version != "" {
-			e.Name = string(e.Kind) + "-" + e.Version
-			if e.Rootless {
-				e.Name += "-rootless"
-			}
+		if e.Version == VersionFound {
+			e.AsFound, e.Version = true, ""
+		}
+		if e.Name == "" && e.Kind != "" && (e.Version != "" || e.AsFound) {
+			e.Name = e.defaultName(e.EffectiveVersion())
 		}
 		if e.Offline != nil && e.Offline.Package == "" {
 			switch e.Kind {

@@ -56,7 +56,22 @@ func ParsePattern(s string) (Pattern, error) {
 }
 
 // Matches reports whether every glob of p matches c's value on its axis.
-func (p Pattern) Matches(c Cell) bool { return p.match(c.Value) }
+// An engine taken as found also matches by the name "<kind>-found" it had
+// before Matrix.ResolveFound renamed it.
+func (p Pattern) Matches(c Cell) bool {
+	if p.match(c.Value) {
+		return true
+	}
+	if c.Engine == nil || len(c.Engine.names()) < 2 {
+		return false
+	}
+	return p.match(func(a Axis) string {
+		if a == AxisEngine {
+			return c.Engine.unresolved
+		}
+		return c.Value(a)
+	})
+}
 
 // MatchValues is Matches for a cell given by its axis values, as a report
 // holds them; a platform may be given as "linux/amd64" or "linux-amd64".

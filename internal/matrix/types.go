@@ -47,14 +47,19 @@ const (
 	Container Where = "container"
 )
 
-// Engine is a container engine at an exact version.
+// Engine is a container engine at an exact version, or a host engine at
+// whatever version the host runs.
 //
 // Fields:
 //   - name: optional; defaults to "<kind>-<version>", with "-rootless"
-//     appended for rootless engines. It is the engine's value in cell names,
-//     so two engines with the same name are an error, whatever their "where".
+//     appended for rootless engines ("<kind>-found" for an engine taken as
+//     found, see below). It is the engine's value in cell names, so two
+//     engines with the same name are an error, whatever their "where".
 //   - kind: docker or podman (required).
-//   - version: the exact version, "20.10.24" or "20.10" (required).
+//   - version: required: the exact version, "20.10.24" or "20.10", which
+//     the running engine must report (a mismatch fails the engine's cells,
+//     naming both versions), or "found" (host engines only): the engine as
+//     the host runs it, whatever its version.
 //   - where: host or container; defaults to container when image is set and
 //     to host otherwise.
 //   - image: container engines only, optional: the upstream image pinned by
@@ -67,6 +72,19 @@ const (
 //     (bookworm, trixie, forky or sid) and package (default docker.io for
 //     docker, podman for podman) that the offline provisioner installs.
 //   - rootless: run the engine rootless.
+//
+// # version: found
+//
+// Load turns "version: found" into AsFound, with Version empty: the runner
+// passes Version to engine.Start, which checks nothing when it is empty.
+// The caller reads the host's version with [Matrix.ResolveFound] before
+// expanding cells; it lands in Found and, when the name is the default
+// "<kind>-found", in the name: "docker-28.0.4" ("docker-28.0.4-found" when
+// another engine is named docker-28.0.4 already). An engine whose version
+// could not be read keeps the name "<kind>-found"; starting it then fails
+// its cells. Profiles select found engines with "@found" (or "@host", or by
+// the name "<kind>-found", which keeps working after the rename), and a cell
+// pattern may name them by version ("engine=docker-28.*").
 type Engine struct {
 	Name     string        `yaml:"name,omitempty" json:"name"`
 	Kind     EngineKind    `yaml:"kind" json:"kind"`
@@ -75,6 +93,54 @@ type Engine struct {
 	Image    string        `yaml:"image,omitempty" json:"image,omitempty"`
 	Offline  *EngineRecipe `yaml:"offline,omitempty" json:"offline,omitempty"`
 	Rootless bool          `yaml:"rootless,omitempty" json:"rootless,omitempty"`
+
+	// AsFound is "version: found": take the host's engine at whatever
+	// version it runs. Version is then empty.
+	AsFound bool `yaml:"-" json:"asFound,omitempty"`
+	// Found is the version the host's engine reported, set by
+	// Matrix.ResolveFound; empty until then, and for declared versions.
+	Found string `yaml:"-" json:"found,omitempty"`
+
+	// unresolved is the name "<kind>-found" that ResolveFound replaced:
+	// profiles and cell patterns may still use it.
+	unresolved string
+}
+
+// VersionFound is the engine version that takes a host engine as found.
+const VersionFound = "found"
+
+// Unresolved reports whether e is taken as found but its version was not
+// read (yet): its name is still "<kind>-found".
+func (e *Engine) Unresolved() bool { return e.AsFound && e.Found == "" }
+
+// EffectiveVersion is the version e runs with: the declared version, the
+// version found, or "found" for an unresolved engine.
+func (e *Engine) EffectiveVersion() string {
+	switch {
+	case !e.AsFound:
+		return e.Version
+	case e.Found != "":
+		return e.Found
+	}
+	return VersionFound
+}
+
+// names are the names e answers to in profiles and patterns: its name and,
+// once resolved, the "<kind>-found" it had before.
+func (e *Engine) names() []string {
+	if e.unresolved != "" && e.unresolved != e.Name {
+		return []string{e.Name, e.unresolved}
+	}
+	return []string{e.Name}
+}
+
+// defaultName is "<kind>-<version>", with "-rootless" for a rootless engine.
+func (e *Engine) defaultName(version string) string {
+	name := string(e.Kind) + "-" + version
+	if e.Rootless {
+		name += "-rootless"
+	}
+	return name
 }
 
 // EngineRecipe is how an engine image is provisioned offline: the Debian
@@ -293,7 +359,8 @@ func (e *Exporter) Attrs() map[string]string {
 //
 // Each axis list (engines, buildkits, fixtures, exporters) holds names,
 // path.Match globs over names ("docker-*"; "*" is everything) and role
-// selectors: "@host" and "@container" for engines, "@pinned" and
+// selectors: "@host", "@found" (host engines taken as found, see Engine)
+// and "@container" for engines, "@pinned" and
 // "@candidate" for BuildKits. An omitted or empty list selects everything.
 // A name or glob that selects nothing is an error (a typo must not shrink a
 // profile silently); "@candidate" may select nothing, since a candidate is
@@ -321,6 +388,7 @@ type Profile struct {
 // Role selectors in profile axis lists.
 const (
 	SelectHost      = "@host"
+	SelectFound     = "@found"
 	SelectContainer = "@container"
 	SelectPinned    = "@pinned"
 	SelectCandidate = "@candidate"

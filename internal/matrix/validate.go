@@ -95,16 +95,8 @@ func (m *Matrix) validateEngines(p *problems) {
 		default:
 			p.add(f+".kind", "%q: want docker or podman", e.Kind)
 		}
-		versionOK := false
-		switch {
-		case e.Version == "":
-			p.add(f+".version", "required")
-		case !engineVersionRE.MatchString(e.Version):
-			p.add(f+".version", "%q: want a plain version such as 20.10.24", e.Version)
-		default:
-			versionOK = true
-		}
-		if e.Name != "" || (e.Kind != "" && e.Version != "") {
+		versionOK := checkEngineVersion(p, f+".version", e)
+		if e.Name != "" || (e.Kind != "" && (e.Version != "" || e.AsFound)) {
 			if checkName(p, f+".name", e.Name, "engine name") {
 				unique(p, seen, f, f+".name", "engine", e.Name)
 			}
@@ -133,6 +125,25 @@ func (m *Matrix) validateEngines(p *problems) {
 			checkEngineImage(p, f+".image", e, versionOK)
 		}
 	}
+}
+
+// checkEngineVersion checks a declared version, or that only host engines
+// are taken as found; it reports whether a declared version is sound.
+func checkEngineVersion(p *problems, field string, e *Engine) bool {
+	switch {
+	case e.AsFound && e.Version != "":
+		p.add(field, "%q is taken as found and declared %s: set one", e.Name, e.Version)
+	case e.AsFound && e.Where == Container:
+		p.add(field, "%q is for host engines only (where: host): an engine in a container runs the version its image or Debian suite carries; declare it, e.g. 28.5.2", VersionFound)
+	case e.AsFound:
+	case e.Version == "":
+		p.add(field, "required: a plain version such as 20.10.24, or %q for a host engine taken as the host runs it", VersionFound)
+	case !engineVersionRE.MatchString(e.Version):
+		p.add(field, "%q: want a plain version such as 20.10.24, or %q for a host engine", e.Version, VersionFound)
+	default:
+		return true
+	}
+	return false
 }
 
 func checkEngineImage(p *problems, field string, e *Engine, versionOK bool) {

@@ -18,6 +18,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/repro-matrix/repro-matrix/internal/engine"
 	"github.com/repro-matrix/repro-matrix/internal/matrix"
 	"github.com/repro-matrix/repro-matrix/internal/provision"
 	"github.com/repro-matrix/repro-matrix/internal/runner"
@@ -57,6 +58,18 @@ var (
 func load() {
 	loaded, loadError = matrix.Load(*matrixFile)
 	if loadError == nil {
+		// Host engines taken as found are named by the version they report.
+		// One that does not answer keeps its name <kind>-found, and
+		// engine.Start fails its cells: the error is not needed here.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_ = loaded.ResolveFound(ctx, func(ctx context.Context, kind matrix.EngineKind) (string, error) {
+			e, err := engine.Host(ctx, engine.Kind(kind))
+			if err != nil {
+				return "", err
+			}
+			return e.Version(), nil
+		})
+		cancel()
 		cells, loadError = loaded.Expand(*profile)
 	}
 }
