@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/reporters"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/repro-matrix/repro-matrix/internal/matrix"
 	"github.com/repro-matrix/repro-matrix/internal/report"
+	"github.com/repro-matrix/repro-matrix/internal/report/frommatrix"
 	"github.com/repro-matrix/repro-matrix/internal/runner"
 )
 
@@ -117,10 +117,7 @@ func cellResult(sr types.SpecReport, c matrix.Cell, setup string) report.CellRes
 	return res
 }
 
-func axes(c matrix.Cell) report.Axes {
-	return report.Axes{Fixture: c.Fixture.Name, Platform: matrix.PlatformSlug(c.Platform), Engine: c.Engine.Name,
-		BuildKit: c.BuildKit.Name, Exporter: c.Exporter.Name}
-}
+func axes(c matrix.Cell) report.Axes { return frommatrix.Axes(c) }
 
 // expectedGroups are the groups of the cells this run selected: a group
 // whose cells all went missing is reported empty, not dropped.
@@ -167,26 +164,9 @@ func setupFailure(rep Report) string {
 	return ""
 }
 
-func knownDivergences() []report.KnownDivergence {
-	if loaded == nil {
-		return nil
-	}
-	var out []report.KnownDivergence
-	for _, k := range loaded.KnownDivergences {
-		exp, _ := time.Parse(matrix.DateLayout, k.Expires)
-		k := k
-		out = append(out, report.KnownDivergence{Cells: k.Cells, Reason: k.Reason, Link: k.Link, Expires: exp.Add(24*time.Hour - time.Second),
-			Match: func(a report.Axes) bool {
-				for _, c := range cells {
-					if axes(c) == a {
-						return k.Matches(c)
-					}
-				}
-				return false
-			}})
-	}
-	return out
-}
+// knownDivergences are the matrix's, judged as the CLI's report merge
+// judges them (frommatrix).
+func knownDivergences() []report.KnownDivergence { return frommatrix.KnownDivergences(loaded) }
 
 func failedGroups(run report.Run) []string {
 	var out []string
