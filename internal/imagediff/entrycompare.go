@@ -32,14 +32,25 @@ type layerCmp struct {
 	outOfOrder int
 	orderEx    [2]string // first pair found in opposite order (names, in A's order)
 
-	formatDiff int
-	formatEx   string
-	spellDiff  int
-	spellEx    [2]string
-	modeBits   int
-	modeBitsEx [2]string
-	modeBitsAt string
-	entryDiffs int // entries with at least one difference
+	// Entries that differ in ways reported once for the whole layer.
+	format   tally // tar header format
+	spelling tally // name or link name spelled differently
+	modeBits tally // mode differing only in S_IFMT bits
+}
+
+// tally counts entry pairs that differ alike and keeps the first as an
+// example: the values on each side and the entry's path.
+type tally struct {
+	n  int
+	ex [2]string
+	at string
+}
+
+func (t *tally) add(a, b, at string) {
+	if t.n == 0 {
+		t.ex, t.at = [2]string{a, b}, at
+	}
+	t.n++
 }
 
 // compareLayerStreams streams both layers at once and compares their
@@ -205,20 +216,20 @@ func (lc *layerCmp) finish(stats [2]sideStats) {
 			B:    []string{lc.orderEx[1], lc.orderEx[0]},
 			Note: fmt.Sprintf("%d of %d common entries out of order", lc.outOfOrder, lc.common)})
 	}
-	if lc.formatDiff > 0 {
+	if f := lc.format; f.n > 0 {
 		d.add(nb, Difference{Level: LevelLayer, Kind: KindTarFormat, Field: "tar header format",
 			A: formatMix(stats[0].formats), B: formatMix(stats[1].formats),
-			Note: fmt.Sprintf("%s written in another format, e.g. %s", plural(lc.formatDiff, "entry"), lc.formatEx)})
+			Note: fmt.Sprintf("%s written in another format, e.g. %s: %s vs %s", plural(f.n, "entry"), f.at, f.ex[0], f.ex[1])})
 	}
-	if lc.spellDiff > 0 {
+	if sp := lc.spelling; sp.n > 0 {
 		d.add(nb, Difference{Level: LevelLayer, Kind: KindNameSpelling, Field: "entry names",
-			A: lc.spellEx[0], B: lc.spellEx[1],
-			Note: fmt.Sprintf("%s named differently", plural(lc.spellDiff, "entry"))})
+			A: sp.ex[0], B: sp.ex[1],
+			Note: fmt.Sprintf("%s named differently", plural(sp.n, "entry"))})
 	}
-	if lc.modeBits > 0 {
+	if mb := lc.modeBits; mb.n > 0 {
 		d.add(nb, Difference{Level: LevelLayer, Kind: KindModeBits, Field: "mode type bits",
-			A: lc.modeBitsEx[0], B: lc.modeBitsEx[1],
-			Note: fmt.Sprintf("%s differing only in S_IFMT bits, e.g. %s", plural(lc.modeBits, "entry"), lc.modeBitsAt)})
+			A: mb.ex[0], B: mb.ex[1],
+			Note: fmt.Sprintf("%s differing only in S_IFMT bits, e.g. %s", plural(mb.n, "entry"), mb.at)})
 	}
 }
 
@@ -270,158 +281,8 @@ func formatName(f tar.Format) string {
 }
 
 func (lc *layerCmp) countEntry(semantic bool) {
-	lc.entryDiffs++
 	lc.d.res.Strict.Entry++
 	if semantic && !lc.nb.hc.attestation {
 		lc.d.res.Semantic.Entry++
 	}
-}
-
-// compare reports every field in which two entries of the same name differ.
-func (lc *layerCmp) compare(a, b *entryInfo) {
-	p := displayPath(a.name)
-	if a.raw != b.raw {
-		if lc.spellDiff == 0 {
-			lc.spellEx = [2]string{a.raw, b.raw}
-		}
-		lc.spellDiff++
-	}
-	if a.format != b.format {
-		if lc.formatDiff == 0 {
-			lc.formatEx = fmt.Sprintf("%s: %s vs %s", p, formatName(a.format), formatName(b.format))
-		}
-		lc.formatDiff++
-	}
-	var diffs []Difference
-	add := func(k Kind, field string, va, vb any, semantic bool) {
-		diffs = append(diffs, Difference{Level: LevelEntry, Kind: k, Field: field, Path: p, A: va, B: vb, Semantic: semantic})
-	}
-	sameType := a.typ == b.typ
-	if !sameType {
-		add(KindType, "type", typeName(a.typ), typeName(b.typ), true)
-	}
-	if pa, pb := a.mode&07777, b.mode&07777; pa != pb {
-		add(KindMode, "mode", fmtMode(pa), fmtMode(pb), true)
-	} else if a.mode != b.mode {
-		if lc.modeBits == 0 {
-			lc.modeBitsEx = [2]string{fmt.Sprintf("%07o", a.mode), fmt.Sprintf("%07o", b.mode)}
-			lc.modeBitsAt = p
-		}
-		lc.modeBits++
-	}
-	if a.uid != b.uid {
-		add(KindUID, "uid", a.uid, b.uid, true)
-	}
-	if a.gid != b.gid {
-		add(KindGID, "gid", a.gid, b.gid, true)
-	}
-	if a.uname != b.uname {
-		add(KindOwnerName, "uname", a.uname, b.uname, false)
-	}
-	if a.gname != b.gname {
-		add(KindOwnerName, "gname", a.gname, b.gname, false)
-	}
-	if !a.mtime.Equal(b.mtime) {
-		add(KindMtime, "mtime", a.mtime.UTC(), b.mtime.UTC(), true)
-		switch rw := lc.nb.hc.rewritten; {
-		case rw[0] && rw[1]:
-			diffs[len(diffs)-1].Note = "both layers claim rewritten timestamps: different SOURCE_DATE_EPOCH?"
-		case rw[0]:
-			diffs[len(diffs)-1].Note = "only A's layer has rewritten timestamps"
-		case rw[1]:
-			diffs[len(diffs)-1].Note = "only B's layer has rewritten timestamps"
-		}
-	}
-	if !a.atime.Equal(b.atime) {
-		add(KindTime, "atime", timeOrNil(a.atime), timeOrNil(b.atime), false)
-	}
-	if !a.ctime.Equal(b.ctime) {
-		add(KindTime, "ctime", timeOrNil(a.ctime), timeOrNil(b.ctime), false)
-	}
-	if sameType {
-		if a.typ == tar.TypeReg && a.size != b.size {
-			add(KindSize, "size", a.size, b.size, true)
-		}
-		if a.digest != b.digest {
-			add(KindContent, "content", digestOrNil(a.digest), digestOrNil(b.digest), true)
-			diffs[len(diffs)-1].Note = contentNote(a, b)
-		}
-		switch a.typ {
-		case tar.TypeLink, tar.TypeSymlink:
-			if a.link != b.link {
-				add(KindLinkname, "linkname", a.rawLink, b.rawLink, true)
-			} else if a.rawLink != b.rawLink {
-				if lc.spellDiff == 0 {
-					lc.spellEx = [2]string{a.rawLink, b.rawLink}
-				}
-				lc.spellDiff++
-			}
-		case tar.TypeChar, tar.TypeBlock:
-			if a.devmajor != b.devmajor || a.devminor != b.devminor {
-				add(KindDevice, "device", fmt.Sprintf("%d:%d", a.devmajor, a.devminor),
-					fmt.Sprintf("%d:%d", b.devmajor, b.devminor), true)
-			}
-		}
-	}
-	diffStrings(a.xattrs, b.xattrs, func(k string, va, vb any) { add(KindXattr, "xattr["+k+"]", va, vb, true) })
-	diffStrings(a.pax, b.pax, func(k string, va, vb any) { add(KindPAX, "pax["+k+"]", va, vb, false) })
-	if len(diffs) == 0 {
-		return
-	}
-	semantic := false
-	for _, x := range diffs {
-		semantic = semantic || x.Semantic
-	}
-	lc.countEntry(semantic)
-	for _, x := range diffs {
-		lc.d.add(lc.nb, x)
-	}
-}
-
-func contentNote(a, b *entryInfo) string {
-	var notes []string
-	if a.typ == tar.TypeReg && a.size == b.size {
-		notes = append(notes, fmt.Sprintf("same size %s", fmtSize(a.size)))
-	}
-	if a.captured != nil && b.captured != nil && (a.name == "etc/shadow" || a.name == "etc/shadow-") {
-		notes = append(notes, shadowNote(a.captured, b.captured))
-	}
-	return strings.Join(notes, "; ")
-}
-
-// shadowNote explains a difference between two /etc/shadow files: whether
-// only field 3 (the day of the last password change) differs.
-func shadowNote(a, b []byte) string {
-	la := strings.Split(strings.TrimRight(string(a), "\n"), "\n")
-	lb := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(la) != len(lb) {
-		return fmt.Sprintf("other fields differ too: %d vs %d accounts", len(la), len(lb))
-	}
-	var ex string
-	changed := 0
-	for i := range la {
-		fa, fb := strings.Split(la[i], ":"), strings.Split(lb[i], ":")
-		if len(fa) != len(fb) || len(fa) < 3 {
-			if la[i] != lb[i] {
-				return "other fields differ too (line " + fmt.Sprint(i+1) + ")"
-			}
-			continue
-		}
-		for j := range fa {
-			if fa[j] == fb[j] {
-				continue
-			}
-			if j != 2 {
-				return fmt.Sprintf("other fields differ too (%s, field %d)", fa[0], j+1)
-			}
-			changed++
-			if ex == "" {
-				ex = fmt.Sprintf("%s: %s vs %s", fa[0], fa[2], fb[2])
-			}
-		}
-	}
-	if changed == 0 {
-		return "same accounts and fields (line endings differ)"
-	}
-	return fmt.Sprintf("only the last-change day differs, on %s (%s)", plural(changed, "account"), ex)
 }

@@ -98,22 +98,8 @@ func streamLayer(ctx context.Context, side int, src Source, desc ocispec.Descrip
 		e := newEntryInfo(i, hdr)
 		st.entries++
 		st.formats[e.format]++
-		h := digest.Canonical.Digester()
-		var w io.Writer = h.Hash()
-		var capture *bytes.Buffer
-		if capturedPaths[e.name] && hdr.Size <= captureLimit {
-			capture = &bytes.Buffer{}
-			w = io.MultiWriter(h.Hash(), capture)
-		}
-		n, err := io.CopyBuffer(w, oci.ContextReader(ctx, tr), buf)
-		if err != nil {
+		if err := readContent(ctx, tr, e, buf); err != nil {
 			return fmt.Errorf("%s: %s: %w", where, displayPath(e.name), layerReadError(err))
-		}
-		if n > 0 || e.typ == tar.TypeReg {
-			e.digest = h.Digest()
-		}
-		if capture != nil {
-			e.captured = capture.Bytes()
 		}
 		select {
 		case out <- e:
@@ -132,6 +118,30 @@ func streamLayer(ctx context.Context, side int, src Source, desc ocispec.Descrip
 	}
 	if diffID != nil {
 		st.diffID = diffID.Digest()
+	}
+	return nil
+}
+
+// readContent reads the current entry's data from tr, hashing it into
+// e.digest (left empty for entries without data but regular files) and
+// keeping it in e.captured for capturedPaths.
+func readContent(ctx context.Context, tr *tar.Reader, e *entryInfo, buf []byte) error {
+	h := digest.Canonical.Digester()
+	var w io.Writer = h.Hash()
+	var capture *bytes.Buffer
+	if capturedPaths[e.name] && e.size <= captureLimit {
+		capture = &bytes.Buffer{}
+		w = io.MultiWriter(h.Hash(), capture)
+	}
+	n, err := io.CopyBuffer(w, oci.ContextReader(ctx, tr), buf)
+	if err != nil {
+		return err
+	}
+	if n > 0 || e.typ == tar.TypeReg {
+		e.digest = h.Digest()
+	}
+	if capture != nil {
+		e.captured = capture.Bytes()
 	}
 	return nil
 }

@@ -2,16 +2,10 @@ package imagediff
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
-
-	"github.com/opencontainers/go-digest"
 )
 
 // Summary is a one-line account of the result, e.g. "differs in 2
@@ -70,25 +64,16 @@ func (r *Result) WriteText(w io.Writer, max int) error {
 	return r.WriteTextOptions(w, TextOptions{Max: max})
 }
 
-// collapseMin is the number of entries differing alike from which they are
-// shown as one line.
-const collapseMin = 3
-
-// item is one displayed line of differences.
-type item struct {
-	order    int
-	semantic bool
-	text     string
-	count    int // differences it stands for
-}
-
+// dnode is a node of the tree as displayed: its lines and the children
+// that have any.
 type dnode struct {
 	n        *Node
 	items    []*item
 	children []*dnode
 }
 
-// WriteTextOptions renders the result as WriteText does, with options.
+// WriteTextOptions renders the result as WriteText does, with options. It
+// returns the first error writing to w.
 func (r *Result) WriteTextOptions(w io.Writer, o TextOptions) error {
 	if o.Max <= 0 {
 		o.Max = 20
@@ -98,6 +83,36 @@ func (r *Result) WriteTextOptions(w io.Writer, o TextOptions) error {
 	}
 	ew := &errWriter{w: w}
 	ew.printf("%s\n", r.Summary())
+	r.writeInputs(ew)
+	if r.Equal || r.Tree == nil || (o.SemanticOnly && r.SemanticEqual) {
+		return ew.err
+	}
+	order := 0
+	root := buildDisplay(r.Tree, o.SemanticOnly, &order)
+	if root == nil {
+		return ew.err
+	}
+	shown, hidden := pickShown(root, o.Max)
+	omitted := countOmitted(r.Tree)
+	ew.printf("\n")
+	if !o.SemanticOnly {
+		ew.printf("(! marks differences a container sees; the others are ignored by --semantic)\n")
+	}
+	(&treeWriter{ew: ew, shown: shown}).render(root, "", true, 0)
+	if hidden+omitted > 0 {
+		ew.printf("… and %d more difference%s (--max to show more, --json for all)\n", hidden+omitted, plural1(hidden+omitted))
+	}
+	if o.SemanticOnly {
+		if n := r.Strict.Total() - r.Semantic.Total(); n > 0 {
+			ew.printf("(%d strict-only difference%s not shown)\n", n, plural1(n))
+		}
+	}
+	writeHints(ew, r.hintsShown(o.SemanticOnly), o.MaxHints)
+	return ew.err
+}
+
+// writeInputs names the two images, with their index digests.
+func (r *Result) writeInputs(ew *errWriter) {
 	for _, in := range []struct {
 		label string
 		in    Input
@@ -112,29 +127,26 @@ func (r *Result) WriteTextOptions(w io.Writer, o TextOptions) error {
 		}
 		ew.printf("\n")
 	}
-	if r.Equal || r.Tree == nil || (o.SemanticOnly && r.SemanticEqual) {
-		return ew.err
-	}
+}
 
-	order := 0
-	var build func(n *Node) *dnode
-	build = func(n *Node) *dnode {
-		dn := &dnode{n: n}
-		dn.items = nodeItems(n, o.SemanticOnly, &order)
-		for _, c := range n.Children {
-			if cd := build(c); cd != nil {
-				dn.children = append(dn.children, cd)
-			}
+// buildDisplay turns the tree of differences into display lines per node,
+// numbering them in tree order; nil when nothing is left to show.
+func buildDisplay(n *Node, semanticOnly bool, order *int) *dnode {
+	dn := &dnode{n: n, items: nodeItems(n, semanticOnly, order)}
+	for _, c := range n.Children {
+		if cd := buildDisplay(c, semanticOnly, order); cd != nil {
+			dn.children = append(dn.children, cd)
 		}
-		if len(dn.items) == 0 && len(dn.children) == 0 {
-			return nil
-		}
-		return dn
 	}
-	root := build(r.Tree)
-	if root == nil {
-		return ew.err
+	if len(dn.items) == 0 && len(dn.children) == 0 {
+		return nil
 	}
+	return dn
+}
+
+// pickShown picks the max lines to show, semantic ones first, then in
+// tree order, and counts the differences the others stand for.
+func pickShown(root *dnode, max int) (shown map[*item]bool, hidden int) {
 	var all []*item
 	var gather func(dn *dnode)
 	gather = func(dn *dnode) {
@@ -144,9 +156,8 @@ func (r *Result) WriteTextOptions(w io.Writer, o TextOptions) error {
 		}
 	}
 	gather(root)
-	ranked := append([]*item(nil), all...)
+	ranked := slices.Clone(all)
 	slices.SortStableFunc(ranked, func(x, y *item) int {
-		// Semantic lines first, then in tree order.
 		if x.semantic != y.semantic {
 			if x.semantic {
 				return -1
@@ -155,135 +166,126 @@ func (r *Result) WriteTextOptions(w io.Writer, o TextOptions) error {
 		}
 		return cmp.Compare(x.order, y.order)
 	})
-	shown := map[*item]bool{}
-	for i := 0; i < len(ranked) && i < o.Max; i++ {
-		shown[ranked[i]] = true
+	shown = map[*item]bool{}
+	for _, it := range ranked[:min(max, len(ranked))] {
+		shown[it] = true
 	}
-	hidden := 0
 	for _, it := range all {
 		if !shown[it] {
 			hidden += it.count
 		}
 	}
-	omitted := 0
-	var countOmitted func(n *Node)
-	countOmitted = func(n *Node) {
-		omitted += n.Omitted
-		for _, c := range n.Children {
-			countOmitted(c)
-		}
-	}
-	countOmitted(r.Tree)
+	return shown, hidden
+}
 
-	ew.printf("\n")
-	if !o.SemanticOnly {
-		ew.printf("(! marks differences a container sees; the others are ignored by --semantic)\n")
+// countOmitted sums the differences the tree counted but did not keep.
+func countOmitted(n *Node) int {
+	total := n.Omitted
+	for _, c := range n.Children {
+		total += countOmitted(c)
 	}
-	visible := func(dn *dnode) bool {
-		var v func(*dnode) bool
-		v = func(d *dnode) bool {
-			for _, it := range d.items {
-				if shown[it] {
-					return true
-				}
-			}
-			for _, c := range d.children {
-				if v(c) {
-					return true
-				}
-			}
-			return false
+	return total
+}
+
+// treeWriter prints the shown lines of a display tree.
+type treeWriter struct {
+	ew    *errWriter
+	shown map[*item]bool
+}
+
+// visible tells whether dn or a node below it has a shown line.
+func (tw *treeWriter) visible(dn *dnode) bool {
+	for _, it := range dn.items {
+		if tw.shown[it] {
+			return true
 		}
-		return v(dn)
 	}
-	// render prints a node's header (but for the root), then its shown
-	// lines and visible children as a tree. Top-level nodes are headers
-	// of their own, flush left.
-	var render func(dn *dnode, prefix string, last bool, depth int)
-	render = func(dn *dnode, prefix string, last bool, depth int) {
-		childPrefix := prefix
+	return slices.ContainsFunc(dn.children, tw.visible)
+}
+
+// render prints a node's header (but for the root), then its shown lines
+// and visible children as a tree. Top-level nodes are headers of their
+// own, flush left.
+func (tw *treeWriter) render(dn *dnode, prefix string, last bool, depth int) {
+	childPrefix := prefix
+	switch {
+	case depth == 1:
+		tw.ew.printf("%s\n", nodeHeader(dn.n))
+	case depth > 1:
+		branch, cont := "├─ ", "│  "
+		if last {
+			branch, cont = "└─ ", "   "
+		}
+		tw.ew.printf("%s%s%s\n", prefix, branch, nodeHeader(dn.n))
+		childPrefix = prefix + cont
+	}
+	type line struct {
+		it *item
+		dn *dnode
+	}
+	var lines []line
+	for _, it := range dn.items {
+		if tw.shown[it] {
+			lines = append(lines, line{it: it})
+		}
+	}
+	for _, c := range dn.children {
+		if tw.visible(c) {
+			lines = append(lines, line{dn: c})
+		}
+	}
+	for i, l := range lines {
+		isLast := i == len(lines)-1
 		switch {
-		case depth == 1:
-			ew.printf("%s\n", nodeHeader(dn.n))
-		case depth > 1:
-			branch, cont := "├─ ", "│  "
-			if last {
-				branch, cont = "└─ ", "   "
-			}
-			ew.printf("%s%s%s\n", prefix, branch, nodeHeader(dn.n))
-			childPrefix = prefix + cont
-		}
-		type line struct {
-			it *item
-			dn *dnode
-		}
-		var lines []line
-		for _, it := range dn.items {
-			if shown[it] {
-				lines = append(lines, line{it: it})
-			}
-		}
-		for _, c := range dn.children {
-			if visible(c) {
-				lines = append(lines, line{dn: c})
-			}
-		}
-		for i, l := range lines {
-			isLast := i == len(lines)-1
-			if l.dn != nil {
-				render(l.dn, childPrefix, isLast, depth+1)
-				continue
-			}
-			if depth == 0 {
-				ew.printf("%s\n", l.it.text)
-				continue
-			}
-			branch := "├─ "
-			if isLast {
-				branch = "└─ "
-			}
-			ew.printf("%s%s%s\n", childPrefix, branch, l.it.text)
+		case l.dn != nil:
+			tw.render(l.dn, childPrefix, isLast, depth+1)
+		case depth == 0:
+			tw.ew.printf("%s\n", l.it.text)
+		case isLast:
+			tw.ew.printf("%s└─ %s\n", childPrefix, l.it.text)
+		default:
+			tw.ew.printf("%s├─ %s\n", childPrefix, l.it.text)
 		}
 	}
-	render(root, "", true, 0)
-	if hidden+omitted > 0 {
-		ew.printf("… and %d more difference%s (--max to show more, --json for all)\n", hidden+omitted, plural1(hidden+omitted))
+}
+
+// hintsShown is the hints to list: all of them, or with semanticOnly only
+// those that explain a semantic difference.
+func (r *Result) hintsShown(semanticOnly bool) []Hint {
+	if !semanticOnly {
+		return r.Matched
 	}
-	if o.SemanticOnly {
-		if n := r.Strict.Total() - r.Semantic.Total(); n > 0 {
-			ew.printf("(%d strict-only difference%s not shown)\n", n, plural1(n))
-		}
-	}
-	hints := r.Matched
-	if o.SemanticOnly {
-		// Only the hints that explain a semantic difference.
-		ids := map[string]bool{}
-		r.Walk(func(_ []string, d *Difference) {
-			if d.Semantic {
-				for _, h := range d.Hints {
-					ids[h] = true
-				}
-			}
-		})
-		hints = nil
-		for _, h := range r.Matched {
-			if ids[h.ID] {
-				hints = append(hints, h)
+	ids := map[string]bool{}
+	r.Walk(func(_ []string, d *Difference) {
+		if d.Semantic {
+			for _, h := range d.Hints {
+				ids[h] = true
 			}
 		}
-	}
-	if len(hints) > 0 {
-		ew.printf("\nhints:\n")
-		for i, h := range hints {
-			if i == o.MaxHints {
-				ew.printf("  … %d more hints (--json)\n", len(hints)-i)
-				break
-			}
-			ew.printf("  [%s] %s (%d: e.g. %s)\n", h.ID, h.Cause, h.Count, h.Example)
-			ew.printf("      fix: %s\n", h.Fix)
+	})
+	var hints []Hint
+	for _, h := range r.Matched {
+		if ids[h.ID] {
+			hints = append(hints, h)
 		}
 	}
-	return ew.err
+	return hints
+}
+
+// writeHints lists at most max hints with their fixes.
+func writeHints(ew *errWriter, hints []Hint, max int) {
+	if len(hints) == 0 {
+		return
+	}
+	ew.printf("\nhints:\n")
+	for i, h := range hints {
+		if i == max {
+			ew.printf("  … %d more hints (--json)\n", len(hints)-i)
+			break
+		}
+		ew.printf("  [%s] %s (%d: e.g. %s)\n", h.ID, h.Cause, h.Count, h.Example)
+		ew.printf("      fix: %s\n", h.Fix)
+	}
 }
 
 func plural1(n int) string {
@@ -302,231 +304,6 @@ func nodeHeader(n *Node) string {
 		s += "  (" + n.Note + ")"
 	}
 	return s
-}
-
-// nodeItems turns a node's differences into display lines: one per
-// difference, but one per entry for entry differences, and one per group
-// of at least collapseMin entries that differ in the same fields.
-func nodeItems(n *Node, semanticOnly bool, order *int) []*item {
-	var items []*item
-	type entryLine struct {
-		path  string
-		diffs []*Difference
-		item  *item
-	}
-	var entries []*entryLine
-	byPath := map[string]*entryLine{}
-	for i := range n.Differences {
-		d := &n.Differences[i]
-		if semanticOnly && !d.Semantic {
-			continue
-		}
-		if d.Level == LevelEntry && d.Path != "" {
-			el := byPath[d.Path]
-			if el == nil {
-				el = &entryLine{path: d.Path, item: &item{}}
-				byPath[d.Path] = el
-				entries = append(entries, el)
-				items = append(items, el.item)
-			}
-			el.diffs = append(el.diffs, d)
-			continue
-		}
-		*order++
-		items = append(items, &item{order: *order, semantic: d.Semantic, count: 1, text: diffLine(d)})
-	}
-	// Group entries by the fields that differ.
-	groups := map[string][]*entryLine{}
-	var sigs []string
-	for _, el := range entries {
-		var ks []string
-		for _, d := range el.diffs {
-			ks = append(ks, d.Field)
-		}
-		sig := strings.Join(ks, ", ")
-		if _, ok := groups[sig]; !ok {
-			sigs = append(sigs, sig)
-		}
-		groups[sig] = append(groups[sig], el)
-	}
-	drop := map[*item]bool{}
-	for _, sig := range sigs {
-		g := groups[sig]
-		if len(g) < collapseMin {
-			for _, el := range g {
-				*order++
-				el.item.order = *order
-				el.item.count = 1
-				el.item.semantic = anySemantic(el.diffs)
-				el.item.text = entryText(el.path, el.diffs)
-			}
-			continue
-		}
-		first := g[0]
-		*order++
-		first.item.order = *order
-		first.item.count = len(g)
-		first.item.semantic = anySemantic(first.diffs)
-		example := strings.TrimPrefix(entryText(first.path, first.diffs), "! ")
-		if len(first.diffs) == 1 && first.diffs[0].Kind != KindMissing {
-			// The field is named once, in front.
-			example = first.path + ": " + valuesText(first.diffs[0]) + hintTags(first.diffs[0].Hints)
-		}
-		first.item.text = fmt.Sprintf("%s%s differ%s on %d entries, e.g. %s",
-			marker(first.item.semantic), sig, plural2(len(first.diffs)), len(g), example)
-		for _, el := range g[1:] {
-			drop[el.item] = true
-		}
-	}
-	out := items[:0]
-	for _, it := range items {
-		if !drop[it] {
-			out = append(out, it)
-		}
-	}
-	// Entry lines were appended on first sight; order them by their rank.
-	slices.SortStableFunc(out, func(x, y *item) int { return cmp.Compare(x.order, y.order) })
-	return out
-}
-
-func plural2(n int) string {
-	if n == 1 {
-		return "s"
-	}
-	return ""
-}
-
-func anySemantic(ds []*Difference) bool {
-	for _, d := range ds {
-		if d.Semantic {
-			return true
-		}
-	}
-	return false
-}
-
-func marker(semantic bool) string {
-	if semantic {
-		return "! "
-	}
-	return ""
-}
-
-func hintTags(ids []string) string {
-	if len(ids) == 0 {
-		return ""
-	}
-	return "  [" + strings.Join(ids, ", ") + "]"
-}
-
-func diffLine(d *Difference) string {
-	var b strings.Builder
-	b.WriteString(marker(d.Semantic))
-	b.WriteString(d.Field)
-	b.WriteString(": ")
-	b.WriteString(valuesText(d))
-	if d.Note != "" && d.Kind != KindMissing {
-		b.WriteString("  (" + d.Note + ")")
-	}
-	b.WriteString(hintTags(d.Hints))
-	return b.String()
-}
-
-func valuesText(d *Difference) string {
-	if d.Kind == KindMissing {
-		if d.A != nil {
-			return "only in A: " + fmtValue(d.A, d.Kind)
-		}
-		return "only in B: " + fmtValue(d.B, d.Kind)
-	}
-	return fmtValue(d.A, d.Kind) + " ≠ " + fmtValue(d.B, d.Kind)
-}
-
-func entryText(path string, ds []*Difference) string {
-	var parts []string
-	var notes []string
-	var hints []string
-	seen := map[string]bool{}
-	for _, d := range ds {
-		if d.Kind == KindMissing {
-			parts = append(parts, valuesText(d))
-		} else {
-			parts = append(parts, d.Field+" "+valuesText(d))
-		}
-		if d.Note != "" && d.Kind != KindMissing {
-			notes = append(notes, d.Note)
-		}
-		for _, h := range d.Hints {
-			if !seen[h] {
-				seen[h] = true
-				hints = append(hints, h)
-			}
-		}
-	}
-	s := marker(anySemantic(ds)) + path + ": " + strings.Join(parts, "; ")
-	if len(notes) > 0 {
-		s += "  (" + strings.Join(notes, "; ") + ")"
-	}
-	return s + hintTags(hints)
-}
-
-var digestRE = regexp.MustCompile(`^[a-z0-9]+:[a-f0-9]{32,}$`)
-
-// shortDigest cuts a digest to 12 hex digits for display; anything that
-// does not look like a digest is returned whole.
-func shortDigest(d digest.Digest) string {
-	s := string(d)
-	if digestRE.MatchString(s) {
-		return d.Algorithm().String() + ":" + d.Encoded()[:12]
-	}
-	return s
-}
-
-func shortMediaType(mt string) string {
-	return strings.TrimPrefix(mt, "application/vnd.")
-}
-
-const maxValueText = 72
-
-func fmtValue(v any, k Kind) string {
-	switch x := v.(type) {
-	case nil:
-		return "(none)"
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
-	case digest.Digest:
-		return shortDigest(x)
-	case json.Number:
-		return x.String()
-	case fmt.Stringer:
-		return truncate(x.String())
-	case string:
-		if k == KindMediaType {
-			return shortMediaType(x)
-		}
-		if digestRE.MatchString(x) {
-			return shortDigest(digest.Digest(x))
-		}
-		if x == "" || strings.ContainsAny(x, " \t\n\"") || !strconv.CanBackquote(x) {
-			return truncate(strconv.Quote(x))
-		}
-		return truncate(x)
-	case int, int64, bool:
-		return fmt.Sprint(x)
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return truncate(fmt.Sprint(v))
-	}
-	return truncate(string(b))
-}
-
-func truncate(s string) string {
-	r := []rune(s)
-	if len(r) <= maxValueText {
-		return s
-	}
-	return string(r[:maxValueText-1]) + "…"
 }
 
 type errWriter struct {
