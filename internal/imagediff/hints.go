@@ -82,12 +82,8 @@ var hintRules = []hintRule{
 		cause: "file timestamps newer than SOURCE_DATE_EPOCH: files written during the build in a layer that rewrite-timestamp did not cover",
 		fix:   "exporter option rewrite-timestamp=true (BuildKit >= v0.13) with SOURCE_DATE_EPOCH set, or touch -d @$SOURCE_DATE_EPOCH the files in the same RUN",
 		match: func(d *Difference, c *hintCtx) bool {
-			if d.Kind != KindMtime || c.epoch == nil {
-				return false
-			}
-			ta, oka := d.A.(time.Time)
-			tb, okb := d.B.(time.Time)
-			return (oka && ta.After(*c.epoch)) || (okb && tb.After(*c.epoch))
+			_, later, ok := mtimeVsEpoch(d, c)
+			return ok && (later[0] || later[1])
 		},
 	},
 	{
@@ -95,12 +91,8 @@ var hintRules = []hintRule{
 		cause: "file timestamps older than SOURCE_DATE_EPOCH differ: they come from the build context or a download (checkout or unpack time), which rewrite-timestamp only clamps and never raises",
 		fix:   "normalize the sources before the build (e.g. git ls-files -z | xargs -0 touch -d @$SOURCE_DATE_EPOCH), or set the mtimes in the RUN that fetches them",
 		match: func(d *Difference, c *hintCtx) bool {
-			if d.Kind != KindMtime || c.epoch == nil {
-				return false
-			}
-			ta, oka := d.A.(time.Time)
-			tb, okb := d.B.(time.Time)
-			return oka && okb && !ta.After(*c.epoch) && !tb.After(*c.epoch)
+			has, later, ok := mtimeVsEpoch(d, c)
+			return ok && has[0] && has[1] && !later[0] && !later[1]
 		},
 	},
 	{
@@ -257,6 +249,20 @@ func isVolatilePath(p string) bool {
 		}
 	}
 	return false
+}
+
+// mtimeVsEpoch places the two times of an mtime difference against the
+// epoch: whether each side has one, and whether it is later. ok is false
+// for other differences, or without an epoch to judge by.
+func mtimeVsEpoch(d *Difference, c *hintCtx) (has, later [2]bool, ok bool) {
+	if d.Kind != KindMtime || c.epoch == nil {
+		return has, later, false
+	}
+	for i, v := range []any{d.A, d.B} {
+		t, isTime := v.(time.Time)
+		has[i], later[i] = isTime, isTime && t.After(*c.epoch)
+	}
+	return has, later, true
 }
 
 // annotKey is the annotation key an annotation difference is about.
