@@ -165,7 +165,7 @@ var hintRules = []hintRule{
 		id:    "entry-order",
 		cause: "tar entries are written in a different order (different engine, exporter or filesystem walk order)",
 		fix:   "use the same engine and exporter on both sides (BuildKit writes entries sorted); ignored by --semantic",
-		match: func(d *Difference, _ *hintCtx) bool { return d.Kind == KindOrder },
+		match: kindIs(KindOrder),
 	},
 	{
 		id:    "tar-format",
@@ -192,25 +192,25 @@ var hintRules = []hintRule{
 		id:    "mode-type-bits",
 		cause: "tar mode fields differ only in the S_IFMT file-type bits (BuildKit writes them, the classic builder does not)",
 		fix:   "nothing to normalize: the entry type is the same; ignored by --semantic",
-		match: func(d *Difference, _ *hintCtx) bool { return d.Kind == KindModeBits },
+		match: kindIs(KindModeBits),
 	},
 	{
 		id:    "owner-names",
 		cause: "tar user/group names differ while uid/gid match: the tar writers looked names up in different /etc/passwd files, or not at all",
 		fix:   "nothing to normalize: runtimes use the numeric ids; ignored by --semantic",
-		match: func(d *Difference, _ *hintCtx) bool { return d.Kind == KindOwnerName },
+		match: kindIs(KindOwnerName),
 	},
 	{
 		id:    "name-spelling",
 		cause: "tar entry names are spelled differently (./etc vs etc, trailing slashes): different tar writers",
 		fix:   "use the same engine and exporter on both sides; ignored by --semantic",
-		match: func(d *Difference, _ *hintCtx) bool { return d.Kind == KindNameSpelling },
+		match: kindIs(KindNameSpelling),
 	},
 	{
 		id:    "builder-metadata",
 		cause: "builder metadata that no container sees differs (container_config, docker_version, BuildKit buildinfo)",
 		fix:   "build with BuildKit rather than the classic builder; for buildinfo, exporter option buildinfo=false (BuildKit < v0.11); ignored by --semantic",
-		match: func(d *Difference, _ *hintCtx) bool { return d.Kind == KindMetadata },
+		match: kindIs(KindMetadata),
 	},
 	{
 		id:    "attestation",
@@ -222,7 +222,7 @@ var hintRules = []hintRule{
 		id:    "encoding",
 		cause: "the bytes differ though every field compares equal: JSON key order or whitespace, tar padding or end-of-archive blocks",
 		fix:   "use the same engine and exporter versions on both sides; ignored by --semantic",
-		match: func(d *Difference, _ *hintCtx) bool { return d.Kind == KindEncoding },
+		match: kindIs(KindEncoding),
 	},
 }
 
@@ -249,6 +249,11 @@ func isVolatilePath(p string) bool {
 		}
 	}
 	return false
+}
+
+// kindIs matches the differences of kind k.
+func kindIs(k Kind) func(*Difference, *hintCtx) bool {
+	return func(d *Difference, _ *hintCtx) bool { return d.Kind == k }
 }
 
 // mtimeVsEpoch places the two times of an mtime difference against the
