@@ -54,7 +54,7 @@ func BuildKitFrom(ctx context.Context, c Cache, module, version string) (Image, 
 		{filepath.Join(bins.Dir, "buildctl"), "usr/bin/buildctl", 0o755},
 		{filepath.Join(bins.Dir, "buildctl-daemonless.sh"), "usr/bin/buildctl-daemonless.sh", 0o755},
 	}
-	err = produce(layer, func(tmp string) error {
+	err = Produce(layer, func(tmp string) error {
 		return fileLayer(tmp, files, []string{"etc/buildkit", "var/lib/buildkit"}, imageEpoch)
 	})
 	if err != nil {

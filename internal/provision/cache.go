@@ -54,11 +54,11 @@ func has(path string) bool {
 	return err == nil
 }
 
-// produce runs make into a temporary path beside dst and renames it into
+// Produce runs make into a temporary path beside dst and renames it into
 // place only when make succeeds, so a cache never holds half an artefact.
 // A lock file serialises processes that want the same artefact (parallel
 // test packages, Ginkgo processes): the second waits and then finds it.
-func produce(dst string, make func(tmp string) error) error {
+func Produce(dst string, make func(tmp string) error) error {
 	if has(dst) {
 		return nil
 	}

@@ -141,7 +141,7 @@ func ProvisionEngine(ctx context.Context, c Cache, r EngineRecipe) (EngineImage,
 		return img, nil
 	}
 	var img EngineImage
-	err = produce(meta, func(tmp string) error {
+	err = Produce(meta, func(tmp string) error {
 		var err error
 		if img, err = makeEngineImage(c, r, rootfs, files, k); err != nil {
 			return err
@@ -191,7 +191,7 @@ func makeEngineImage(c Cache, r EngineRecipe, rootfs string, files []file, k str
 	if err != nil {
 		return EngineImage{}, err
 	}
-	if err := produce(layer, func(tmp string) error { return fileLayer(tmp, files, engineDirs(r.Kind), imageEpoch) }); err != nil {
+	if err := Produce(layer, func(tmp string) error { return fileLayer(tmp, files, engineDirs(r.Kind), imageEpoch) }); err != nil {
 		return EngineImage{}, err
 	}
 	out, err := c.Path("images", "engine-"+r.Kind+"-"+version+"-"+r.Suite+"-"+k+".tar")

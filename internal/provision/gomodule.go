@@ -45,7 +45,7 @@ func buildBuildKit(ctx context.Context, c Cache, module, version string) (binari
 	if err != nil {
 		return binaries{}, err
 	}
-	err = produce(dst, func(tmp string) error { return compileBuildKit(ctx, tmp, module, version) })
+	err = Produce(dst, func(tmp string) error { return compileBuildKit(ctx, tmp, module, version) })
 	if err != nil {
 		return binaries{}, fmt.Errorf("build buildkit %s: %w", version, err)
 	}

@@ -103,7 +103,7 @@ func assemble(ref string, layers []string, cfg v1.Config, created time.Time, pla
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return Image{}, err
 	}
-	if err := produce(out, func(tmp string) error { return tarball.WriteToFile(tmp, tag, img) }); err != nil {
+	if err := Produce(out, func(tmp string) error { return tarball.WriteToFile(tmp, tag, img) }); err != nil {
 		return Image{}, fmt.Errorf("write %s: %w", ref, err)
 	}
 	id, err := img.ConfigName()

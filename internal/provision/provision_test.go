@@ -44,7 +44,7 @@ func TestModuleSum(t *testing.T) {
 
 func TestProduceIsAtomicAndOnce(t *testing.T) {
 	dst := filepath.Join(t.TempDir(), "artefact")
-	if err := produce(dst, func(tmp string) error {
+	if err := Produce(dst, func(tmp string) error {
 		os.WriteFile(tmp, []byte("half"), 0o644)
 		return errors.New("boom")
 	}); err == nil {
@@ -60,7 +60,7 @@ func TestProduceIsAtomicAndOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := produce(dst, func(tmp string) error {
+			err := Produce(dst, func(tmp string) error {
 				mu.Lock()
 				runs++
 				mu.Unlock()

@@ -65,5 +65,5 @@ func (r RootFS) Build(ctx context.Context, c Cache) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return dst, produce(dst, func(tmp string) error { return r.make(ctx, tmp) })
+	return dst, Produce(dst, func(tmp string) error { return r.make(ctx, tmp) })
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -23,11 +24,12 @@ import (
 
 // Registry is a running loopback registry.
 type Registry struct {
-	Addr   string // host:port on 127.0.0.1
-	srv    *http.Server
-	done   chan error
-	blobs  string
-	ownDir bool
+	Addr  string // host:port on 127.0.0.1
+	srv   *http.Server
+	done  chan error
+	blobs string
+	once  sync.Once
+	err   error
 }
 
 // Start listens on addr, which must be a loopback address ("127.0.0.1:0"
@@ -50,15 +52,21 @@ func Start(addr string) (*Registry, error) {
 		return nil, fmt.Errorf("registry listen: %w", err)
 	}
 	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithBlobHandler(registry.NewDiskBlobHandler(blobs)))
-	r := &Registry{Addr: ln.Addr().String(), srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, done: make(chan error, 1), blobs: blobs, ownDir: true}
+	r := &Registry{Addr: ln.Addr().String(), srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, done: make(chan error, 1), blobs: blobs}
 	go func() { r.done <- r.srv.Serve(ln) }()
 	return r, nil
 }
 
 // Close stops the registry and removes its blobs. Clients that keep a
 // connection open past a short grace (a keep-alive the client never
-// released) are cut off: the run that used the registry is over.
+// released) are cut off: the run that used the registry is over. Closing
+// again returns the first Close's error.
 func (r *Registry) Close() error {
+	r.once.Do(func() { r.err = r.close() })
+	return r.err
+}
+
+func (r *Registry) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var err error
@@ -68,9 +76,7 @@ func (r *Registry) Close() error {
 	if serveErr := <-r.done; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
 		err = serveErr
 	}
-	if r.ownDir {
-		os.RemoveAll(r.blobs)
-	}
+	os.RemoveAll(r.blobs)
 	return err
 }
 
