@@ -10,6 +10,9 @@ PROCS   ?= 2
 REPORTS ?= $(CURDIR)/reports
 MATRIX  ?= $(CURDIR)/matrix.yaml
 FUZZTIME ?= 20s
+# ONLINE=1 pulls pinned images by digest (through REPRO_MATRIX_REGISTRY_MIRRORS
+# when set) instead of making them from their offline recipes.
+ONLINE  ?=
 
 GO      ?= go
 GINKGO  := $(GO) tool ginkgo
@@ -29,7 +32,7 @@ build:
 matrix: setup build
 	bin/repro-matrix validate $(MATRIX)
 	$(GINKGO) -p --procs=$(PROCS) --tags matrix --timeout=3h --grace-period=2m $(if $(LABELS),--label-filter='$(LABELS)') \
-		./suites/matrix -- -matrix=$(MATRIX) -profile=$(PROFILE) -reports=$(REPORTS)
+		./suites/matrix -- -matrix=$(MATRIX) -profile=$(PROFILE) -reports=$(REPORTS) $(if $(filter 1,$(ONLINE)),-online)
 
 # Rewrite the golden digests from the last run's results and show what changed.
 goldens: build

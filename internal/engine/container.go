@@ -118,8 +118,8 @@ func socketPath(dir string) (string, error) {
 	return p, nil
 }
 
-// startContainer provisions the engine's image, loads it into the host's
-// Docker and starts the engine's container. It returns the engine (for
+// startContainer starts the engine's container from Spec.Image, which the
+// host's Docker already holds. It returns the engine (for
 // Close) whenever it created anything.
 func startContainer(ctx context.Context, s Spec) (*containerEngine, Handle, error) {
 	fail := func(c *containerEngine, err error) (*containerEngine, Handle, error) {
@@ -146,11 +146,10 @@ func startContainer(ctx context.Context, s Spec) (*containerEngine, Handle, erro
 		fmt.Fprintf(progress, "engine %s: %s in %s\n", s.Name, what, time.Since(start).Round(10*time.Millisecond))
 	}
 
-	t := time.Now()
-	if h.Image, err = engineImage(ctx, s); err != nil {
-		return fail(nil, err)
+	if s.Image == "" {
+		return fail(nil, errors.New("no engine image: the run obtains it (internal/images)"))
 	}
-	step("image "+h.Image+" ready", t)
+	h.Image = s.Image
 
 	c := &containerEngine{h: h, owner: true, res: res}
 	if err := os.MkdirAll(res.Dir, 0o755); err != nil {
@@ -167,7 +166,7 @@ func startContainer(ctx context.Context, s Spec) (*containerEngine, Handle, erro
 	}
 	labels := map[string]string{RunLabel: s.RunID, engineLabel: s.Name}
 
-	t = time.Now()
+	t := time.Now()
 	if s.Kind == Docker {
 		// network.New cannot name a network; ours start with repro-matrix-.
 		p, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(logger))
@@ -212,42 +211,6 @@ func startContainer(ctx context.Context, s Spec) (*containerEngine, Handle, erro
 
 // registryPort is the sidecar registry's port in the engine container.
 var registryPort = strconv.Itoa(provision.EngineRegistryPort) + "/tcp"
-
-// engineImage returns the engine image to run, provisioned from Debian's
-// archive and loaded into the host's Docker unless Spec.Image names one.
-func engineImage(ctx context.Context, s Spec) (string, error) {
-	if s.Image != "" {
-		return s.Image, nil
-	}
-	suite := s.Suite
-	if suite == "" {
-		var err error
-		if suite, err = provision.EngineSuite(string(s.Kind), s.Version); err != nil {
-			return "", err
-		}
-	}
-	cache := s.Cache
-	if cache.Dir == "" {
-		cache = provision.DefaultCache()
-	}
-	img, err := provision.ProvisionEngine(ctx, cache, provision.EngineRecipe{Kind: string(s.Kind), Suite: suite, Package: s.Package})
-	if err != nil {
-		return "", err
-	}
-	// Fail before starting anything when the package carries another
-	// version than the one declared.
-	if !versionMatches(s.Version, img.Version) {
-		return "", fmt.Errorf("matrix.yaml declares %s %s, Debian %s carries %s (%s)", s.Kind, s.Version, suite, img.Version, img.PackageVersion)
-	}
-	host, err := Host(ctx, Docker)
-	if err != nil {
-		return "", fmt.Errorf("load the engine image: %w", err)
-	}
-	if err := Load(ctx, host, img.Ref, img.ID.String(), img.Tarball); err != nil {
-		return "", err
-	}
-	return img.Ref, nil
-}
 
 // containerOptions are the testcontainers-go options of an engine's
 // container.

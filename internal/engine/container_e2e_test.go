@@ -28,15 +28,40 @@ import (
 // host's (Docker 20.10.24, Podman 4.3.1), from Debian trixie, or from forky
 // with REPRO_MATRIX_E2E_SUITE=forky.
 var dockerSpec, podmanSpec = func() (engine.Spec, engine.Spec) {
-	versions := map[string][2]string{"trixie": {"26.1.5", "5.4.2"}, "forky": {"28.5.2", "5.8.6"}}
-	suite := os.Getenv("REPRO_MATRIX_E2E_SUITE")
-	if _, ok := versions[suite]; !ok {
-		suite = "trixie"
-	}
-	v := versions[suite]
-	return engine.Spec{Name: "docker-" + v[0], Kind: engine.Docker, Version: v[0], InContainer: true, Suite: suite},
-		engine.Spec{Name: "podman-" + v[1], Kind: engine.Podman, Version: v[1], InContainer: true, Suite: suite}
+	v := map[string][2]string{"trixie": {"26.1.5", "5.4.2"}, "forky": {"28.5.2", "5.8.6"}}[e2eSuite]
+	return engine.Spec{Name: "docker-" + v[0], Kind: engine.Docker, Version: v[0], InContainer: true},
+		engine.Spec{Name: "podman-" + v[1], Kind: engine.Podman, Version: v[1], InContainer: true}
 }()
+
+// e2eSuite is the Debian suite the engine images are made from.
+var e2eSuite = func() string {
+	if s := os.Getenv("REPRO_MATRIX_E2E_SUITE"); s == "forky" {
+		return s
+	}
+	return "trixie"
+}()
+
+// engineImage provisions the image of an engine in a container (cached and
+// locked within the run) and loads it into the host's Docker, as a run's
+// set-up does.
+func engineImage(ctx context.Context, t *testing.T, s engine.Spec) string {
+	t.Helper()
+	img, err := provision.ProvisionEngine(ctx, provision.DefaultCache(), provision.EngineRecipe{Kind: string(s.Kind), Suite: e2eSuite})
+	if err != nil {
+		t.Fatalf("provision the %s image: %v", s.Name, err)
+	}
+	if img.Version != s.Version {
+		t.Fatalf("%s: Debian %s carries %s", s.Name, e2eSuite, img.Version)
+	}
+	host, err := engine.Host(ctx, engine.Docker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.Load(ctx, host, img.Ref, img.ID.String(), img.Tarball); err != nil {
+		t.Fatal(err)
+	}
+	return img.Ref
+}
 
 const pinnedBuildKit = "v0.19.0"
 
@@ -173,18 +198,22 @@ func TestContainerEngines(t *testing.T) {
 	})
 }
 
-// TestStartRefusesWrongVersion declares a version the suite does not carry:
-// Start must fail before it creates anything, naming both versions.
+// TestStartRefusesWrongVersion declares a version the image does not
+// carry: Start must fail naming both versions, and what it started must go
+// with Close (the run's set-up refuses such a recipe before starting
+// anything; this is the check of the running engine behind it).
 func TestStartRefusesWrongVersion(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	env := newRun(t)
 	s := dockerSpec
+	s.Image = engineImage(ctx, t, s)
 	s.Version, s.RunID, s.Dir = "26.0.0", env.id, env.dir
 	e, _, err := engine.Start(ctx, s)
 	if e != nil {
-		e.Close(ctx)
-		t.Errorf("Start returned an engine for a version the suite does not carry")
+		if cerr := e.Close(ctx); cerr != nil {
+			t.Errorf("close: %v", cerr)
+		}
 	}
 	if err == nil || !strings.Contains(err.Error(), "26.0.0") || !strings.Contains(err.Error(), dockerSpec.Version) {
 		t.Errorf("error does not name both versions: %v", err)
@@ -333,6 +362,9 @@ func (r *run) start(ctx context.Context, s engine.Spec) (engine.Engine, engine.H
 	t := r.t
 	t.Helper()
 	s.RunID, s.Dir = r.id, r.dir
+	if s.Image == "" {
+		s.Image = engineImage(ctx, t, s)
+	}
 	s.Mounts = []string{filepath.Join(r.root, "fixtures")}
 	s.Log = testWriter{t}
 	t0 := time.Now()

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/repro-matrix/repro-matrix/internal/provision"
 )
 
 // Spec is an engine a run asks for.
@@ -27,17 +25,10 @@ type Spec struct {
 	// container. Dir is always mounted for Podman. Docker needs none (its
 	// CLI runs on the host and sends contexts and receives tarballs).
 	Mounts []string
-	// Suite and Package are the offline recipe of the engine image (the
-	// Debian suite and package, matrix.yaml's offline entry); an empty
-	// Suite takes the suite known to carry Version.
-	Suite   string
-	Package string
-	// Image is an engine image already in the host's Docker to use instead
-	// of provisioning one from Debian's archive (it must carry the
-	// entrypoint of provision.EntrypointScript).
+	// Image is the engine image to run, already in the host's Docker (the
+	// run obtains it through internal/images); it must carry the entrypoint
+	// of provision.EntrypointScript. Required.
 	Image string
-	// Cache is where engine images are provisioned; zero: the default.
-	Cache provision.Cache
 	// Log receives progress (provisioning, loading, starting, with
 	// timings); nil discards it.
 	Log io.Writer
@@ -117,12 +108,14 @@ func checkVersion(s Spec, running string) error {
 	switch {
 	case running == "":
 		return fmt.Errorf("engine %s: the running %s engine reports no version", s.Name, s.Kind)
-	case s.Version == "" || versionMatches(s.Version, running):
+	case s.Version == "" || VersionMatches(s.Version, running):
 		return nil
 	}
 	return fmt.Errorf("engine %s: matrix.yaml declares %s %s, the running engine reports %s", s.Name, s.Kind, s.Version, running)
 }
 
-func versionMatches(declared, running string) bool {
+// VersionMatches reports whether a running engine's version is the
+// declared one; a declared "20.10" takes any 20.10.x.
+func VersionMatches(declared, running string) bool {
 	return running != "" && (running == declared || strings.HasPrefix(running, declared+"."))
 }

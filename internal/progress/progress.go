@@ -40,7 +40,24 @@ func (l *Log) Printf(format string, args ...any) {
 func (l *Log) Step(what string) func(error) error {
 	start := time.Now()
 	l.Printf("%s ...", what)
-	stop := make(chan struct{})
+	stop := l.Beat(what)
+	return func(err error) error {
+		stop()
+		if err != nil {
+			l.Printf("%s: failed after %s: %v", what, Round(time.Since(start)), firstLine(err.Error()))
+		} else {
+			l.Printf("%s: done in %s", what, Round(time.Since(start)))
+		}
+		return err
+	}
+}
+
+// Beat prints only "<what>: still going (40s)" every Heartbeat until the
+// returned function is called: for work whose start and end are reported
+// otherwise, or not at all.
+func (l *Log) Beat(what string) (stop func()) {
+	start := time.Now()
+	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -49,23 +66,15 @@ func (l *Log) Step(what string) func(error) error {
 		defer t.Stop()
 		for {
 			select {
-			case <-stop:
+			case <-done:
 				return
 			case <-t.C:
 				l.Printf("%s: still going (%s)", what, Round(time.Since(start)))
 			}
 		}
 	}()
-	return func(err error) error {
-		close(stop)
-		wg.Wait()
-		if err != nil {
-			l.Printf("%s: failed after %s: %v", what, Round(time.Since(start)), firstLine(err.Error()))
-		} else {
-			l.Printf("%s: done in %s", what, Round(time.Since(start)))
-		}
-		return err
-	}
+	var once sync.Once
+	return func() { once.Do(func() { close(done); wg.Wait() }) }
 }
 
 // Round rounds a duration for people: tenths of a second below a minute,

@@ -92,6 +92,7 @@ func renderMarkdown(run Run, compact bool) []byte {
 		b.l("set-up: %s", strings.Join(steps, " · "))
 		b.l("")
 	}
+	writeOrigins(&b, results)
 	c := v.Counts
 	b.l("**Groups (%d):** %s  ", c.Groups, countLine(c.Group, groupStates, groupLabel))
 	b.l("**Cells (%d):** %s", c.Cells, countLine(c.Cell, cellStates, cellStateLabel))

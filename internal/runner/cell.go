@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/repro-matrix/repro-matrix/internal/build"
 	"github.com/repro-matrix/repro-matrix/internal/engine"
+	"github.com/repro-matrix/repro-matrix/internal/images"
 	"github.com/repro-matrix/repro-matrix/internal/matrix"
 	"github.com/repro-matrix/repro-matrix/internal/oci"
 	"github.com/repro-matrix/repro-matrix/internal/report"
@@ -85,7 +87,7 @@ func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, 
 	if err != nil {
 		return err
 	}
-	res.Env = cellEnv(env, r.Shared.BuildKits[c.BuildKit.Name])
+	res.Env = cellEnv(env, r.Shared.BuildKits[c.BuildKit.Name], r.Shared.EngineOrigins[c.Engine.Name])
 	dir := filepath.Join(r.Shared.WorkDir, "cells", cellDirName(c))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -196,14 +198,21 @@ func removeBuilder(e engine.Engine, name string) {
 	engine.Run(ctx, e, "buildx", "rm", "--force", name)
 }
 
-// cellEnv is the environment record of a cell: its engine's plus BuildKit.
-func cellEnv(engineEnv map[string]string, bk BuildKitImage) map[string]string {
-	env := make(map[string]string, len(engineEnv)+2)
-	for k, v := range engineEnv {
-		env[k] = v
+// cellEnv is the environment record of a cell: its engine's, BuildKit's,
+// and where their images came from (engine_origin is "host" for the host's
+// own engines).
+func cellEnv(engineEnv map[string]string, bk BuildKitImage, engineImage images.Origin) map[string]string {
+	env := maps.Clone(engineEnv)
+	if env == nil {
+		env = map[string]string{}
 	}
 	env["buildkit_version"] = bk.Version
 	env["buildkit_image"] = bk.Ref
+	env[report.EnvBuildKitOrigin] = bk.Origin.String()
+	env[report.EnvEngineOrigin] = "host"
+	if engineImage != (images.Origin{}) {
+		env[report.EnvEngineOrigin] = engineImage.String()
+	}
 	return env
 }
 

@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/repro-matrix/repro-matrix/internal/engine"
+	"github.com/repro-matrix/repro-matrix/internal/images"
 	"github.com/repro-matrix/repro-matrix/internal/matrix"
+	"github.com/repro-matrix/repro-matrix/internal/progress"
 	"github.com/repro-matrix/repro-matrix/internal/provision"
 	"github.com/repro-matrix/repro-matrix/internal/registry"
 )
@@ -41,12 +43,18 @@ type Shared struct {
 	WorkDir string `json:"workDir"`
 	// Timings of the set-up, for the report: provisioning, loading, starting.
 	Timings map[string]time.Duration `json:"timings"`
+	// Online is whether pinned images were pulled (images.Source.Online).
+	Online bool `json:"online"`
+	// EngineOrigins maps the name of an engine in a container to where its
+	// image came from (host engines are the host's own).
+	EngineOrigins map[string]images.Origin `json:"engineOrigins"`
 }
 
 // BuildKitImage is a BuildKit image ready in the run's engines.
 type BuildKitImage struct {
-	Ref     string `json:"ref"`
-	Version string `json:"version"` // the concrete version, latest resolved
+	Ref     string        `json:"ref"`
+	Version string        `json:"version"` // the concrete version, latest resolved
+	Origin  images.Origin `json:"origin"`  // pulled by its pin, or built from its recipe
 }
 
 // NewRunID returns a run id: the time and a few random bytes.
@@ -70,6 +78,8 @@ func DecodeShared(b []byte) (*Shared, error) {
 // Prepared is a run's set-up together with what must be torn down.
 type Prepared struct {
 	Shared   *Shared
+	src      *images.Source
+	log      *progress.Log
 	registry *registry.Registry
 	engines  []engine.Engine
 	unlock   func()
@@ -91,13 +101,18 @@ func (p *Prepared) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Prepare provisions and starts what the cells need, logging each step to
-// log. On error it returns what it had started, for the caller to Close.
-func Prepare(ctx context.Context, m *matrix.Matrix, cells []matrix.Cell, cache provision.Cache, workDir string, log io.Writer) (*Prepared, error) {
+// Prepare obtains the images the cells need through src (pulled online,
+// made offline) and starts the run's registry and engines, printing each
+// step as it starts and ends to log. On error it returns what it had
+// started, for the caller to Close.
+func Prepare(ctx context.Context, m *matrix.Matrix, cells []matrix.Cell, src *images.Source, workDir string, log io.Writer) (*Prepared, error) {
 	sh := &Shared{RunID: NewRunID(), BaseImages: map[string]string{}, BuildKits: map[string]BuildKitImage{},
 		Engines: map[string]engine.Handle{}, WorkDir: workDir, Timings: map[string]time.Duration{},
-		baseTarballs: map[string]string{}}
-	p := &Prepared{Shared: sh}
+		baseTarballs: map[string]string{}, Online: src.Online, EngineOrigins: map[string]images.Origin{}}
+	if id := os.Getenv(RunIDEnv); id != "" {
+		sh.RunID = id
+	}
+	p := &Prepared{Shared: sh, src: src, log: &progress.Log{W: log, Prefix: "prepare: "}}
 	if len(cells) == 0 {
 		return p, errors.New("prepare: no cells to run")
 	}
@@ -113,22 +128,38 @@ func Prepare(ctx context.Context, m *matrix.Matrix, cells []matrix.Cell, cache p
 		name string
 		do   func() error
 	}{
-		{"resolve-latest", func() error { return m.ResolveLatest(ctx, provision.Latest) }},
+		{"resolve-latest", func() error { return p.resolveLatest(ctx, m) }},
 		{"registry", func() error { return p.startRegistry() }},
-		{"base-images", func() error { return p.baseImages(ctx, cells, cache, log) }},
-		{"engines", func() error { return p.startEngines(ctx, m, cells, cache, log) }},
-		{"engine-registries", func() error { return p.pushToEngines(ctx, log) }},
-		{"buildkit-images", func() error { return p.buildKitImages(ctx, cells, cache, log) }},
+		{"base-images", func() error { return p.baseImages(ctx, cells) }},
+		{"engines", func() error { return p.startEngines(ctx, m, cells) }},
+		{"engine-registries", func() error { return p.pushToEngines(ctx) }},
+		{"buildkit-images", func() error { return p.buildKitImages(ctx, cells) }},
 	}
-	for _, s := range steps {
+	for i, s := range steps {
+		done := p.log.Step(fmt.Sprintf("step %d/%d %s", i+1, len(steps), s.name))
 		start := time.Now()
-		err := s.do()
+		err := done(s.do())
 		sh.Timings[s.name] = time.Since(start)
 		if err != nil {
 			return p, fmt.Errorf("prepare %s: %w", s.name, err)
 		}
 	}
 	return p, nil
+}
+
+// RunIDEnv names the environment variable that sets a run's id: the shards
+// of one sharded run share it, so that their results merge.
+const RunIDEnv = "REPRO_MATRIX_RUN_ID"
+
+// resolveLatest resolves BuildKit "latest": online the newest release tag
+// of moby/buildkit, offline the newest version the Go module proxy serves.
+func (p *Prepared) resolveLatest(ctx context.Context, m *matrix.Matrix) error {
+	if !p.src.Online {
+		return m.ResolveLatest(ctx, provision.Latest)
+	}
+	return m.ResolveLatest(ctx, func(ctx context.Context, _ string) (string, error) {
+		return p.src.LatestRelease(ctx, matrix.DefaultBuildKitRepository)
+	})
 }
 
 func (p *Prepared) startRegistry() error {
@@ -140,18 +171,24 @@ func (p *Prepared) startRegistry() error {
 	return nil
 }
 
-// baseImages pushes the Debian base of every fixture and platform of the
-// cells into the registry.
-func (p *Prepared) baseImages(ctx context.Context, cells []matrix.Cell, cache provision.Cache, log io.Writer) error {
-	for _, key := range baseKeys(cells) {
+// baseImages obtains the Debian base of every fixture and platform of the
+// cells and pushes it into the run's registry.
+func (p *Prepared) baseImages(ctx context.Context, cells []matrix.Cell) error {
+	keys := baseKeys(cells)
+	for i, key := range keys {
 		suite, platform, _ := strings.Cut(key, " ")
 		os, arch, _ := strings.Cut(platform, "/")
 		if os != "linux" {
 			return fmt.Errorf("platform %s: only linux platforms have base images", platform)
 		}
 		arch, _, _ = strings.Cut(arch, "/")
-		fmt.Fprintf(log, "prepare: Debian %s base image for %s\n", suite, platform)
-		img, err := provision.DebianBase(ctx, cache, suite, arch)
+		img, err := p.src.Get(ctx, images.Request{
+			What:       fmt.Sprintf("base %d/%d Debian %s for %s", i+1, len(keys), suite, platform),
+			RecipeText: "debian " + suite + " " + arch + " (mmdebstrap)",
+			Recipe: func(ctx context.Context) (provision.Image, error) {
+				return provision.DebianBase(ctx, p.src.Cache, suite, arch)
+			},
+		})
 		if err != nil {
 			return err
 		}
@@ -167,7 +204,7 @@ func (p *Prepared) baseImages(ctx context.Context, cells []matrix.Cell, cache pr
 
 // pushToEngines copies the base images into the registries of engines that
 // cannot reach the run's (Docker in a container has a network of its own).
-func (p *Prepared) pushToEngines(ctx context.Context, log io.Writer) error {
+func (p *Prepared) pushToEngines(ctx context.Context) error {
 	for _, name := range sortedKeys(p.Shared.Engines) {
 		h := p.Shared.Engines[name]
 		if h.RegistryPush == "" {
@@ -175,7 +212,7 @@ func (p *Prepared) pushToEngines(ctx context.Context, log io.Writer) error {
 		}
 		for _, key := range sortedKeys(p.Shared.baseTarballs) {
 			suite, platform, _ := strings.Cut(key, " ")
-			fmt.Fprintf(log, "prepare: push the %s base for %s into %s's registry\n", suite, platform, name)
+			p.log.Printf("push the %s base for %s into %s's registry", suite, platform, name)
 			ref := p.Shared.BaseImages[key]
 			repoTag := strings.TrimPrefix(strings.SplitN(ref, "@", 2)[0], p.Shared.Registry+"/")
 			repo, tag, _ := strings.Cut(repoTag, ":")
@@ -195,9 +232,9 @@ func baseKey(c matrix.Cell) string {
 	return c.Fixture.Base.Suite + " " + c.Platform
 }
 
-// buildKitImages provisions each BuildKit of the cells and loads it into
-// each engine that runs it: once per run, not once per cell.
-func (p *Prepared) buildKitImages(ctx context.Context, cells []matrix.Cell, cache provision.Cache, log io.Writer) error {
+// buildKitImages obtains each BuildKit of the cells and loads it into each
+// engine that runs it: once per run, not once per cell.
+func (p *Prepared) buildKitImages(ctx context.Context, cells []matrix.Cell) error {
 	users := map[*matrix.BuildKit]map[string]bool{}
 	for _, c := range cells {
 		if users[c.BuildKit] == nil {
@@ -205,20 +242,20 @@ func (p *Prepared) buildKitImages(ctx context.Context, cells []matrix.Cell, cach
 		}
 		users[c.BuildKit][c.Engine.Name] = true
 	}
-	for _, bk := range sortedBuildKits(users) {
+	bks := sortedBuildKits(users)
+	for i, bk := range bks {
 		version := bk.EffectiveVersion()
-		fmt.Fprintf(log, "prepare: BuildKit %s (%s)\n", bk.Name, version)
-		img, err := provision.BuildKitFrom(ctx, cache, recipeModule(bk), version)
+		img, err := p.src.Get(ctx, buildKitRequest(bk, p.src.Cache, fmt.Sprintf("BuildKit %d/%d %s (%s)", i+1, len(bks), bk.Name, version)))
 		if err != nil {
 			return err
 		}
-		p.Shared.BuildKits[bk.Name] = BuildKitImage{Ref: img.Ref, Version: version}
+		p.Shared.BuildKits[bk.Name] = BuildKitImage{Ref: img.Ref, Version: version, Origin: img.Origin}
 		for _, e := range p.engines {
 			if !users[bk][e.Name()] {
 				continue
 			}
-			fmt.Fprintf(log, "prepare: load %s into %s\n", img.Ref, e.Name())
-			if err := engine.Load(ctx, e, img.Ref, img.ID.String(), img.Tarball); err != nil {
+			done := p.log.Step(fmt.Sprintf("load %s into %s", img.Ref, e.Name()))
+			if err := done(engine.Load(ctx, e, img.Ref, img.ID.String(), img.Tarball)); err != nil {
 				return err
 			}
 		}
@@ -226,37 +263,109 @@ func (p *Prepared) buildKitImages(ctx context.Context, cells []matrix.Cell, cach
 	return nil
 }
 
-func recipeModule(bk *matrix.BuildKit) string {
+// buildKitRequest is what obtains a BuildKit: its image online (by digest
+// where matrix.yaml pins one; latest by the release tag it resolved to),
+// its Go module offline.
+func buildKitRequest(bk *matrix.BuildKit, cache provision.Cache, what string) images.Request {
+	version := bk.EffectiveVersion()
+	module := provision.BuildKitModule
 	if bk.Offline != nil && bk.Offline.Module != "" {
-		return bk.Offline.Module
+		module = bk.Offline.Module
 	}
-	return provision.BuildKitModule
+	pin := bk.Image
+	if bk.IsLatest() {
+		pin = matrix.DefaultBuildKitRepository + ":" + version
+	}
+	return images.Request{
+		What: what, Pin: pin, RecipeText: "go " + module + "@" + version,
+		Recipe: func(ctx context.Context) (provision.Image, error) {
+			return provision.BuildKitFrom(ctx, cache, module, version)
+		},
+	}
+}
+
+// engineImage obtains the image of an engine in a container and loads it
+// into the host's Docker, which runs it. Its offline recipe is the Debian
+// suite and package of matrix.yaml (or the suite known to carry the
+// version), and the engine must report the declared version.
+//
+// Online too, engines are made from their recipe: an engine image runs this
+// project's entrypoint and helpers (provision.EntrypointScript), which the
+// upstream docker:dind and quay.io/podman images do not carry, so their
+// pins are not pulled; the origin says so.
+func (p *Prepared) engineImage(ctx context.Context, me *matrix.Engine, what string) (images.Image, error) {
+	recipe := provision.EngineRecipe{Kind: string(me.Kind)}
+	if me.Offline != nil {
+		recipe.Suite, recipe.Package = me.Offline.Suite, me.Offline.Package
+	}
+	if recipe.Suite == "" {
+		var err error
+		if recipe.Suite, err = provision.EngineSuite(string(me.Kind), me.Version); err != nil {
+			return images.Image{}, err
+		}
+	}
+	var made provision.EngineImage
+	img, err := p.src.Get(ctx, images.Request{
+		What: what, RecipeText: "debian " + recipe.Suite + " " + orDefault(recipe.Package, string(me.Kind)),
+		Recipe: func(ctx context.Context) (provision.Image, error) {
+			var err error
+			made, err = provision.ProvisionEngine(ctx, p.src.Cache, recipe)
+			return made.Image, err
+		},
+	})
+	if err != nil {
+		return images.Image{}, err
+	}
+	if me.Version != "" && !engine.VersionMatches(me.Version, made.Version) {
+		return images.Image{}, fmt.Errorf("matrix.yaml declares %s %s, Debian %s carries %s (%s)", me.Kind, me.Version, recipe.Suite, made.Version, made.PackageVersion)
+	}
+	host, err := engine.Host(ctx, engine.Docker)
+	if err != nil {
+		return images.Image{}, fmt.Errorf("load the engine image: %w", err)
+	}
+	done := p.log.Step(fmt.Sprintf("load %s into the host's Docker", img.Ref))
+	return img, done(engine.Load(ctx, host, img.Ref, img.ID.String(), img.Tarball))
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // startEngines connects to (or starts) each engine of the cells and checks
 // that the version it reports is the one matrix.yaml declares. Engines in
 // containers see the run's folder and the matrix's folder at their own
 // paths.
-func (p *Prepared) startEngines(ctx context.Context, m *matrix.Matrix, cells []matrix.Cell, cache provision.Cache, log io.Writer) error {
+func (p *Prepared) startEngines(ctx context.Context, m *matrix.Matrix, cells []matrix.Cell) error {
+	var wanted []*matrix.Engine
 	seen := map[string]bool{}
 	for _, c := range cells {
-		me := c.Engine
-		if seen[me.Name] {
-			continue
+		if !seen[c.Engine.Name] {
+			seen[c.Engine.Name] = true
+			wanted = append(wanted, c.Engine)
 		}
-		seen[me.Name] = true
-		fmt.Fprintf(log, "prepare: engine %s (%s)\n", me.Name, me.Where)
+	}
+	for i, me := range wanted {
+		what := fmt.Sprintf("engine %d/%d %s (%s)", i+1, len(wanted), me.Name, me.Where)
 		spec := engine.Spec{Name: me.Name, Kind: engine.Kind(me.Kind), Version: me.Version,
 			InContainer: me.Where == matrix.Container, RunID: p.Shared.RunID, Dir: p.Shared.WorkDir,
-			Mounts: []string{p.Shared.WorkDir, m.Dir}, Cache: cache, Log: log}
-		if me.Offline != nil {
-			spec.Suite, spec.Package = me.Offline.Suite, me.Offline.Package
+			Mounts: []string{p.Shared.WorkDir, m.Dir}, Log: p.log.W}
+		if spec.InContainer {
+			img, err := p.engineImage(ctx, me, what+" image")
+			if err != nil {
+				return err
+			}
+			spec.Image = img.Ref
+			p.Shared.EngineOrigins[me.Name] = img.Origin
 		}
+		done := p.log.Step(what)
 		e, h, err := engine.Start(ctx, spec)
 		if e != nil {
 			p.engines = append(p.engines, e)
 		}
-		if err != nil {
+		if err := done(err); err != nil {
 			return err
 		}
 		p.Shared.Engines[me.Name] = h

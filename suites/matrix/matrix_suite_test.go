@@ -10,6 +10,8 @@ package matrix_test
 import (
 	"context"
 	"flag"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,8 +21,11 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/repro-matrix/repro-matrix/internal/engine"
+	"github.com/repro-matrix/repro-matrix/internal/images"
 	"github.com/repro-matrix/repro-matrix/internal/matrix"
+	"github.com/repro-matrix/repro-matrix/internal/progress"
 	"github.com/repro-matrix/repro-matrix/internal/provision"
+	"github.com/repro-matrix/repro-matrix/internal/report"
 	"github.com/repro-matrix/repro-matrix/internal/runner"
 )
 
@@ -29,6 +34,8 @@ var (
 	profile      = flag.String("profile", envOr("REPRO_MATRIX_PROFILE", "local"), "profile of the matrix to run")
 	reportsDir   = flag.String("reports", envOr("REPRO_MATRIX_REPORTS", "../../reports"), "folder for junit.xml, summary.md, results.json")
 	keepTarballs = flag.Bool("keep-tarballs", os.Getenv("REPRO_MATRIX_KEEP") == "1", "keep the cells' tarballs after the run")
+	online       = flag.Bool("online", os.Getenv("REPRO_MATRIX_ONLINE") == "1", "pull pinned images by digest instead of making them from their recipes")
+	mirrors      = flag.String("registry-mirrors", os.Getenv(images.MirrorsEnv), "registry mirrors for online pulls, FROM=TO[,FROM=TO]")
 )
 
 func envOr(key, def string) string {
@@ -84,20 +91,81 @@ var (
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	Expect(loadError).NotTo(HaveOccurred(), "load %s", *matrixFile)
-	runner.Sweep(ctx, GinkgoWriter)
+	out := io.MultiWriter(GinkgoWriter, progressOut())
+	runner.Sweep(ctx, out)
+	m, err := images.ParseMirrors(*mirrors)
+	Expect(err).NotTo(HaveOccurred(), "-registry-mirrors")
 	work, err := os.MkdirTemp("", "repro-matrix-run-")
 	Expect(err).NotTo(HaveOccurred())
 	// The work folder holds the cells' tarballs: the reports diff them, then
 	// remove it (see reports.go).
-	prepared, err = runner.Prepare(ctx, loaded, cells, provision.DefaultCache(), work, GinkgoWriter)
+	src := &images.Source{Cache: provision.DefaultCache(), Online: *online, Mirrors: m, Log: out}
+	prepared, err = runner.Prepare(ctx, loaded, cells, src, work, out)
 	Expect(err).NotTo(HaveOccurred())
+	Expect(os.WriteFile(filepath.Join(work, "cells-total"), []byte(fmt.Sprint(toRun)), 0o644)).To(Succeed())
 	return prepared.Shared.Encode()
 }, func(data []byte) {
 	var err error
 	shared, err = runner.DecodeShared(data)
 	Expect(err).NotTo(HaveOccurred())
 	run = runner.NewCells(shared)
+	cellsDone = &doneCounter{path: filepath.Join(shared.WorkDir, "cells-done")}
+	if b, err := os.ReadFile(filepath.Join(shared.WorkDir, "cells-total")); err == nil {
+		fmt.Sscan(string(b), &toRun)
+	}
+	progressLog = &progress.Log{W: progressOut(), Prefix: "matrix: "}
 }, NodeTimeout(90*time.Minute))
+
+// toRun is how many cells this run builds (the label filter applied): set
+// on process 1 by ReportBeforeSuite, passed to the others in the run's
+// folder.
+var toRun int
+
+var _ = ReportBeforeSuite(func(r Report) { toRun = r.PreRunStats.SpecsThatWillRun })
+
+// progressOut is where progress lines go as they happen. Ginkgo holds a
+// parallel process's output until the process ends, so under -p they go to
+// the standard error of the ginkgo command that started the process (its
+// parent); run alone, to this process's standard error.
+func progressOut() io.Writer {
+	suite, rep := GinkgoConfiguration()
+	if suite.ParallelTotal <= 1 {
+		if rep.Verbose || rep.VeryVerbose {
+			return io.Discard // GinkgoWriter shows it already
+		}
+		return os.Stderr
+	}
+	if f, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/2", os.Getppid()), os.O_WRONLY|os.O_APPEND, 0); err == nil {
+		return f
+	}
+	return os.Stderr
+}
+
+// progressLog prints cells as they finish, from every process.
+var progressLog *progress.Log
+
+// doneCounter counts finished cells across processes: one byte appended
+// per cell (appends of one byte are atomic), the count is the file's size.
+type doneCounter struct{ path string }
+
+func (d *doneCounter) add() int64 {
+	f, err := os.OpenFile(d.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	f.Write([]byte{'.'})
+	st, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+var (
+	cellsDone *doneCounter
+	suiteT0   = time.Now()
+)
 
 var _ = SynchronizedAfterSuite(func() {}, func(ctx SpecContext) {
 	if prepared != nil {
@@ -121,8 +189,11 @@ var _ = Describe("matrix", func() {
 // unless a known divergence covers the cell.
 func cellSpec(ctx context.Context, c matrix.Cell) {
 	Expect(run).NotTo(BeNil(), "the run was not prepared")
+	stop := progressLog.Beat(c.Name())
 	res := run.Run(ctx, c, GinkgoWriter)
+	stop()
 	recordResult(res)
+	reportProgress(res)
 	Expect(res.Error).To(BeEmpty(), "cell did not build")
 	Expect(res.Digest).NotTo(BeEmpty(), "cell has no digest")
 	if res.Golden == "" {
@@ -134,4 +205,24 @@ func cellSpec(ctx context.Context, c matrix.Cell) {
 		return
 	}
 	Expect(res.Digest).To(Equal(res.Golden), "digest differs from the golden digest of %s", c.GoldenKey())
+}
+
+// reportProgress prints one line per finished cell: how many cells are done
+// (of how many, when process 1 knows), the cell, its outcome and the time
+// since the suite began.
+func reportProgress(res report.CellResult) {
+	if cellsDone == nil || progressLog == nil {
+		return
+	}
+	n := cellsDone.add()
+	of := ""
+	if toRun > 0 {
+		of = fmt.Sprintf("/%d", toRun)
+	}
+	outcome := "built " + report.ShortDigest(res.Digest)
+	if res.Error != "" {
+		outcome = "FAILED"
+	}
+	progressLog.Printf("%d%s %s %s in %s (%s since start)", n, of, res.Name, outcome,
+		progress.Round(res.Timings["total"]), progress.Round(time.Since(suiteT0)))
 }
