@@ -15,9 +15,6 @@ import (
 	"github.com/repro-matrix/repro-matrix/internal/runner"
 )
 
-// runIDEnv gives every shard of one run the same run id, as the workflows do.
-const runIDEnv = "REPRO_MATRIX_RUN_ID"
-
 // TestShardedRunMergesAsUnsharded runs the smoke profile (scratch-copy, host
 // Docker and host Podman, pinned BuildKit) whole, then as two shards cut by
 // the Ginkgo label filters kind:docker and kind:podman that share one run
@@ -25,7 +22,7 @@ const runIDEnv = "REPRO_MATRIX_RUN_ID"
 // then give the whole run's verdicts and digests, and exit as the whole run
 // did.
 func TestShardedRunMergesAsUnsharded(t *testing.T) {
-	t.Setenv(runIDEnv, "")
+	t.Setenv(runner.RunIDEnv, "")
 	wholeDir, out, _ := runSuite(t, "../../matrix.yaml", "smoke")
 	whole := readRun(t, wholeDir)
 	if len(whole.Results) != 2 {
@@ -33,7 +30,7 @@ func TestShardedRunMergesAsUnsharded(t *testing.T) {
 	}
 
 	id := runner.NewRunID()
-	t.Setenv(runIDEnv, id)
+	t.Setenv(runner.RunIDEnv, id)
 	var shards []string
 	for _, kind := range []string{"docker", "podman"} {
 		dir, out, _ := runSuite(t, "../../matrix.yaml", "smoke", "--label-filter=kind:"+kind)
@@ -42,7 +39,7 @@ func TestShardedRunMergesAsUnsharded(t *testing.T) {
 			t.Fatalf("shard kind:%s: want its one cell, got %d:\n%s", kind, len(shard.Results), tail(out))
 		}
 		if shard.ID != id {
-			t.Errorf("shard kind:%s has run id %q, want %q from %s", kind, shard.ID, id, runIDEnv)
+			t.Errorf("shard kind:%s has run id %q, want %q from %s", kind, shard.ID, id, runner.RunIDEnv)
 		}
 		shards = append(shards, filepath.Join(dir, "results.json"))
 	}

@@ -12,11 +12,8 @@ import (
 	"github.com/repro-matrix/repro-matrix/internal/matrix"
 	"github.com/repro-matrix/repro-matrix/internal/report"
 	"github.com/repro-matrix/repro-matrix/internal/report/frommatrix"
+	"github.com/repro-matrix/repro-matrix/internal/runner"
 )
-
-// runIDEnv names the variable that gives every shard of one run the same
-// run id (set by the workflows; the matrix suite reads it).
-const runIDEnv = "REPRO_MATRIX_RUN_ID"
 
 func init() { register(newReportCmd) }
 
@@ -51,7 +48,7 @@ With --matrix, the known divergences of that matrix file apply, matched as the s
 them; without it, those the shards recorded. Differences the shards explained keep their
 diffs; a pair of cells that ran in different shards has none (its tarballs stayed with them).
 
-Shards of one run share its id (` + runIDEnv + `) and profile.
+Shards of one run share its id (` + runner.RunIDEnv + `) and profile.
 Exit 0: every group passes. 1: a group fails, or a shard was interrupted (the reports are
 written). 2: unusable input: a file missing or not a results.json, a cell in two shards,
 shards of different runs or profiles.`,
@@ -84,7 +81,7 @@ func mergeReports(w io.Writer, o mergeOptions, paths []string) error {
 	}
 	run, err := report.MergeShards(shards...)
 	if errors.Is(err, report.ErrRunMismatch) {
-		err = fmt.Errorf("%w (the shards of one run share its id: give each the same %s)", err, runIDEnv)
+		err = fmt.Errorf("%w (the shards of one run share its id: give each the same %s)", err, runner.RunIDEnv)
 	}
 	if err != nil {
 		return withCode(exitUsage, err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/repro-matrix/repro-matrix/internal/report"
+	"github.com/repro-matrix/repro-matrix/internal/runner"
 )
 
 // Recorded shards: internal/report's full run cut in two by fixture (see
@@ -141,7 +142,7 @@ func TestReportMergeUnusableInput(t *testing.T) {
 		"missing":   {[]string{shardTimestamps, missing}, []string{missing}},
 		"duplicate": {[]string{shardTimestamps, shardUmask, shardUmask}, []string{"duplicate cell", cell + " (in " + shardUmask + ", " + shardUmask + ")"}},
 		"profile":   {[]string{shardTimestamps, profile}, []string{"shards of different runs", profile + ` has profile "pr"`}},
-		"id":        {[]string{shardTimestamps, id}, []string{id + ` has id "20260501-030000-ffffff"`, runIDEnv}},
+		"id":        {[]string{shardTimestamps, id}, []string{id + ` has id "20260501-030000-ffffff"`, runner.RunIDEnv}},
 		"no file":   {nil, []string{"requires at least 1 arg"}},
 		"matrix":    {[]string{"--matrix", missing, shardTimestamps}, []string{missing}},
 	} {
