@@ -18,7 +18,7 @@ GO      ?= go
 GINKGO  := $(GO) tool ginkgo
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: all setup build matrix goldens test unit e2e suite-e2e fuzz lint bench clean
+.PHONY: all setup build matrix goldens test unit e2e suite-e2e fuzz lint bench clean fresh
 
 all: build
 
@@ -45,6 +45,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) vet -tags e2e,matrix ./...
 	$(GO) tool actionlint
+	shellcheck hack/*.sh bench/*.sh .ci/run
 
 unit:
 	$(GO) test -count=1 ./...
@@ -63,6 +64,12 @@ suite-e2e:
 
 bench:
 	bash bench/analyze.sh
+
+# The two commands rehearsed on a fresh machine: a bare Debian bookworm
+# container with Go, git, make, gcc and the docker client, nothing cached
+# (hack/fresh.sh). Not part of `make test`: it costs both commands' time.
+fresh: setup
+	bash hack/fresh.sh
 
 clean:
 	rm -rf bin

@@ -9,27 +9,32 @@ set -uo pipefail
 say() { printf 'clean-state: %s\n' "$*"; }
 LABEL=org.repro-matrix.run
 
+# drop WHAT CMD...: runs CMD with the names read from standard input
+# appended, if there are any.
+drop() {
+  local what=$1 ids
+  shift
+  mapfile -t ids < <(sed '/^$/d' | sort -u)
+  [ ${#ids[@]} -eq 0 ] && return 0
+  say "$what: ${ids[*]}"
+  "$@" "${ids[@]}" >/dev/null 2>&1 || say "$what: not all could be removed"
+}
+
 # clean ENGINE: one engine's leftovers; an engine that does not answer has none
 # to remove.
 clean() {
   local e=$1
   command -v "$e" >/dev/null 2>&1 || return 0
   "$e" info >/dev/null 2>&1 || { say "$e does not answer: nothing to clean"; return 0; }
-  local ids
-  ids=$({ "$e" ps -aq --filter "label=$LABEL"; "$e" ps -aq --filter name=repro-matrix; "$e" ps -aq --filter name=buildx_buildkit_repro-matrix; } | sort -u)
-  [ -n "$ids" ] && { say "$e: removing containers $(echo $ids)"; "$e" rm -f -v $ids >/dev/null; }
+  { "$e" ps -aq --filter "label=$LABEL"; "$e" ps -aq --filter name=repro-matrix; "$e" ps -aq --filter name=buildx_buildkit_repro-matrix; } |
+    drop "$e: removing containers" "$e" rm -f -v
   if [ "$e" = docker ]; then
-    local b
-    for b in $(docker buildx ls --format '{{.Name}}' 2>/dev/null | grep '^repro-matrix' | sort -u); do
-      say "docker: removing buildx builder $b"; docker buildx rm --force "$b" >/dev/null 2>&1
-    done
+    docker buildx ls --format '{{.Name}}' 2>/dev/null | grep '^repro-matrix' |
+      while read -r b; do say "docker: removing buildx builder $b"; docker buildx rm --force "$b" >/dev/null 2>&1; done
   fi
-  ids=$({ "$e" volume ls -q --filter "label=$LABEL"; "$e" volume ls -q | grep -E 'repro-matrix'; } | sort -u)
-  [ -n "$ids" ] && { say "$e: removing volumes $(echo $ids)"; "$e" volume rm -f $ids >/dev/null; }
-  ids=$({ "$e" network ls -q --filter "label=$LABEL"; "$e" network ls --format '{{.Name}}' | grep -E '^repro-matrix'; } | sort -u)
-  [ -n "$ids" ] && { say "$e: removing networks $(echo $ids)"; "$e" network rm $ids >/dev/null; }
-  ids=$("$e" images --format '{{.Repository}}:{{.Tag}}' | grep -E '(^|/)repro-matrix/' | sort -u)
-  [ -n "$ids" ] && { say "$e: removing images $(echo $ids)"; "$e" rmi -f $ids >/dev/null; }
+  { "$e" volume ls -q --filter "label=$LABEL"; "$e" volume ls -q | grep repro-matrix; } | drop "$e: removing volumes" "$e" volume rm -f
+  { "$e" network ls -q --filter "label=$LABEL"; "$e" network ls --format '{{.Name}}' | grep '^repro-matrix'; } | drop "$e: removing networks" "$e" network rm
+  "$e" images --format '{{.Repository}}:{{.Tag}}' | grep -E '(^|/)repro-matrix/' | drop "$e: removing images" "$e" rmi -f
   "$e" image prune -f >/dev/null 2>&1
   return 0
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -90,8 +91,40 @@ func collect(rep Report) report.Run {
 		}
 		run.Results = append(run.Results, cellResult(sr, c, setup))
 	}
-	run.Evaluate(report.WithGroups(expectedGroups(rep)...))
+	groups := expectedGroups(rep)
+	if setup != "" && len(run.Results) == 0 {
+		// Ginkgo leaves the specs it skipped after a failed set-up out of
+		// the report: every cell the run selected failed with it.
+		for _, c := range selectedCells() {
+			run.Results = append(run.Results, report.CellResult{Name: c.Name(), Group: c.Group(), Axes: axes(c),
+				Error: "the run's set-up failed: " + setup})
+			if !slices.Contains(groups, c.Group()) {
+				groups = append(groups, c.Group())
+			}
+		}
+	}
+	run.Evaluate(report.WithGroups(groups...))
 	return run
+}
+
+// selectedCells are the cells the run's label filter selects.
+func selectedCells() []matrix.Cell {
+	suite, _ := GinkgoConfiguration()
+	keep := func([]string) bool { return true }
+	if suite.LabelFilter != "" {
+		f, err := types.ParseLabelFilter(suite.LabelFilter)
+		if err != nil {
+			return cells
+		}
+		keep = f
+	}
+	var out []matrix.Cell
+	for _, c := range cells {
+		if keep(c.Labels()) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func cellResult(sr types.SpecReport, c matrix.Cell, setup string) report.CellResult {

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# `make fresh`: the README's two commands rehearsed on a fresh machine. A
+# container made from a bare Debian bookworm root filesystem (mmdebstrap)
+# holding only Go, git, make, gcc, ca-certificates and the docker client,
+# run privileged with nothing cached: it clones this checkout's HEAD and
+# runs `make test`, then `make matrix` (FRESH_TARGETS to change), printing
+# the wall time of each. Everything it creates carries the run label and is
+# removed at the end, also after a failure or Ctrl-C.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGETS=${FRESH_TARGETS:-test matrix}
+ID=fresh-$(date -u +%Y%m%d-%H%M%S)-$$
+NAME=repro-matrix-$ID
+IMAGE=localhost/repro-matrix/fresh:bookworm
+LABEL=org.repro-matrix.run=$ID
+WORK=$(mktemp -d /var/tmp/repro-matrix-fresh.XXXXXX)
+
+say() { printf 'fresh: %s\n' "$*"; }
+cleanup() {
+  docker rm -f -v "$NAME" >/dev/null 2>&1 || true
+  docker volume rm -f "$NAME-docker" "$NAME-containers" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mirror() {
+  local uri
+  uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) {print $i; exit}}')
+  [ -n "$uri" ] || uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i ~ /:\/\/.*\/debian\/?$/) {print $i; exit}}')
+  echo "${REPRO_MATRIX_DEBIAN_MIRROR:-$uri}"
+}
+
+if ! docker info >/dev/null 2>&1; then
+  echo "fresh: the host's Docker does not answer: run make setup" >&2
+  exit 1
+fi
+GOROOT=$(go env GOROOT)
+
+say "bare bookworm root filesystem with Go $(go env GOVERSION), git, make, gcc, ca-certificates, the docker client"
+mmdebstrap --quiet --variant=minbase --mode=root --format=directory \
+  --include=git,make,gcc,libc6-dev,ca-certificates bookworm "$WORK/rootfs" "$(mirror)"
+mkdir -p "$WORK/rootfs/usr/local/bin"
+cp -a "$GOROOT" "$WORK/rootfs/usr/local/go"
+cp "$(command -v docker)" "$WORK/rootfs/usr/local/bin/docker"
+tar -C "$WORK/rootfs" -c . | docker import --change 'ENV PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "$IMAGE" >/dev/null
+rm -rf "$WORK/rootfs"
+
+git -C "$ROOT" bundle create "$WORK/repo.bundle" HEAD >/dev/null 2>&1
+# shellcheck disable=SC2016 # expanded by the container's shell
+script='set -euo pipefail
+git clone -q /fresh/repo.bundle /work/main && cd /work/main
+for t in '"$TARGETS"'; do
+  start=$(date +%s)
+  make "$t"
+  echo "fresh: make $t passed in $(( $(date +%s) - start )) s"
+done'
+say "container $NAME: make $TARGETS"
+docker run --name "$NAME" --label "$LABEL" --privileged --cgroupns private \
+  -v "$WORK:/fresh:ro" -v "$NAME-docker:/var/lib/docker" -v "$NAME-containers:/var/lib/containers" \
+  -e GOPROXY="$(go env GOPROXY)" -e GOSUMDB="$(go env GOSUMDB)" -e GOFLAGS="$(go env GOFLAGS)" \
+  -e REPRO_MATRIX_DEBIAN_MIRROR="$(mirror)" \
+  "$IMAGE" bash -c "$script"
