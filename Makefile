@@ -16,6 +16,8 @@ ONLINE  ?=
 
 GO      ?= go
 GINKGO  := $(GO) tool ginkgo
+# Long quiet commands say every 20 s that they are still going.
+HB      := bash hack/heartbeat.sh
 export TESTCONTAINERS_RYUK_DISABLED := true
 
 .PHONY: all setup build matrix goldens test unit e2e suite-e2e fuzz lint bench clean fresh
@@ -23,10 +25,10 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 all: build
 
 setup:
-	@bash hack/setup-host.sh $(SETUP_FLAGS)
+	@$(HB) bash hack/setup-host.sh $(SETUP_FLAGS)
 
 build:
-	$(GO) build -o bin/repro-matrix ./cmd/repro-matrix
+	$(HB) $(GO) build -o bin/repro-matrix ./cmd/repro-matrix
 
 # The main job: every cell of PROFILE, reports in $(REPORTS).
 matrix: setup build
@@ -42,13 +44,13 @@ test: setup lint unit fuzz e2e suite-e2e
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
-	$(GO) vet ./...
-	$(GO) vet -tags e2e,matrix ./...
+	$(HB) $(GO) vet ./...
+	$(HB) $(GO) vet -tags e2e,matrix ./...
 	$(GO) tool actionlint
 	shellcheck hack/*.sh bench/*.sh .ci/run
 
 unit:
-	$(GO) test -count=1 ./...
+	$(HB) $(GO) test -count=1 ./...
 
 # The tarball reader must survive arbitrary input: a short fuzz run.
 fuzz:
@@ -57,10 +59,10 @@ fuzz:
 # End to end on real engines: the build core under host Docker and Podman,
 # then the Ginkgo suite on a small matrix (and a non-reproducible fixture).
 e2e:
-	$(GO) test -count=1 -tags e2e -timeout 60m ./internal/...
+	$(HB) $(GO) test -count=1 -tags e2e -timeout 60m ./internal/...
 
 suite-e2e:
-	$(GO) test -count=1 -tags e2e -timeout 60m ./suites/...
+	$(HB) $(GO) test -count=1 -tags e2e -timeout 60m ./suites/...
 
 bench:
 	bash bench/analyze.sh

@@ -56,9 +56,23 @@ for t in '"$TARGETS"'; do
   make "$t"
   echo "fresh: make $t passed in $(( $(date +%s) - start )) s"
 done'
+# stamp prefixes each line with the seconds since the container started and
+# ends with the longest silence between two lines: no step may be quiet for
+# long.
+stamp() {
+  local start=$SECONDS last=$SECONDS gap=0 where="" line
+  while IFS= read -r line; do
+    if (( SECONDS - last > gap )); then gap=$(( SECONDS - last )); where=$line; fi
+    last=$SECONDS
+    printf '[%5ds] %s\n' "$(( SECONDS - start ))" "$line"
+  done
+  say "longest silence: ${gap}s, before: $where"
+}
+
 say "container $NAME: make $TARGETS"
+set -o pipefail
 docker run --name "$NAME" --label "$LABEL" --privileged --cgroupns private \
   -v "$WORK:/fresh:ro" -v "$NAME-docker:/var/lib/docker" -v "$NAME-containers:/var/lib/containers" \
   -e GOPROXY="$(go env GOPROXY)" -e GOSUMDB="$(go env GOSUMDB)" -e GOFLAGS="$(go env GOFLAGS)" \
   -e REPRO_MATRIX_DEBIAN_MIRROR="$(mirror)" \
-  "$IMAGE" bash -c "$script"
+  "$IMAGE" bash -c "$script" 2>&1 | stamp

@@ -304,9 +304,13 @@ func (p *Prepared) engineImage(ctx context.Context, me *matrix.Engine, what stri
 			return images.Image{}, err
 		}
 	}
+	text := "debian " + recipe.Suite + " " + orDefault(recipe.Package, string(me.Kind))
+	if p.src.Online && me.Image != "" {
+		text += " (online too: the pin " + me.Image + " lacks repro-matrix's engine entrypoint)"
+	}
 	var made provision.EngineImage
 	img, err := p.src.Get(ctx, images.Request{
-		What: what, RecipeText: "debian " + recipe.Suite + " " + orDefault(recipe.Package, string(me.Kind)),
+		What: what, RecipeText: text,
 		Recipe: func(ctx context.Context) (provision.Image, error) {
 			var err error
 			made, err = provision.ProvisionEngine(ctx, p.src.Cache, recipe)
