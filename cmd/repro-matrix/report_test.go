@@ -78,6 +78,26 @@ func TestReportMergeAsUnsharded(t *testing.T) {
 	}
 }
 
+// A real sharded run recorded on this project's machine: the smoke profile
+// whole, and its two shards kind:docker and kind:podman sharing a run id.
+func TestReportMergeRecordedSmokeRun(t *testing.T) {
+	dir := filepath.Join("testdata", "merge")
+	r, out := mergeCLI(t, "--matrix", filepath.Join("..", "..", "matrix.yaml"),
+		filepath.Join(dir, "smoke-kind-docker.json"), filepath.Join(dir, "smoke-kind-podman.json"))
+	r.expect(t, exitOK, "merged: 2 cells, 1 groups (agree 1)")
+	merged, whole := readRun(t, filepath.Join(out, "results.json")), readRun(t, filepath.Join(dir, "smoke-whole.json"))
+	g, _ := json.Marshal(merged.Verdicts.Groups)
+	w, _ := json.Marshal(whole.Verdicts.Groups)
+	if string(g) != string(w) {
+		t.Errorf("merged verdicts differ from the whole run's:\n%s\nwant\n%s", g, w)
+	}
+	for i, c := range merged.Results {
+		if c.Name != whole.Results[i].Name || c.Digest != whole.Results[i].Digest || c.Digest == "" {
+			t.Errorf("cell %s: digest %s, whole run %s %s", c.Name, c.Digest, whole.Results[i].Name, whole.Results[i].Digest)
+		}
+	}
+}
+
 // passingShards writes two shards of a run of the project's matrix: the
 // pinned BuildKit agrees under host Docker and Podman; BuildKit latest's
 // docker exporter differs, which matrix.yaml lists as a known divergence.
