@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/google/shlex"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/repro-matrix/repro-matrix/internal/build"
 	"github.com/repro-matrix/repro-matrix/internal/engine"
+	"github.com/repro-matrix/repro-matrix/internal/epoch"
 )
 
 func init() { register(newBuildCmd) }
@@ -46,7 +49,7 @@ func newBuildCmd() *cobra.Command {
 				return withCode(exitUsage, build.DryRun(cmd.OutOrStdout(), o))
 			}
 			if err := o.Validate(); err != nil {
-				return withCode(exitUsage, err)
+				return withCode(exitUsage, inFlags(err))
 			}
 			e, err := engine.Host(cmd.Context(), o.Runtime)
 			if err != nil {
@@ -94,7 +97,7 @@ func (f *buildFlags) options(context string) (build.Options, error) {
 	o := f.opts
 	o.Runtime = engine.Kind(f.runtime)
 	o.Exporter = build.Exporter(f.exporter)
-	sde, err := build.SourceDateEpoch(f.sde, f.datetime)
+	sde, err := sourceDateEpoch(f.sde, f.datetime)
 	if err != nil {
 		return o, err
 	}
@@ -173,4 +176,60 @@ func orNone(s string) string {
 		return "(not provided)"
 	}
 	return s
+}
+
+// sourceDateEpoch returns SOURCE_DATE_EPOCH from exactly one of
+// --source-date-epoch (seconds, as text) and --datetime (an ISO date or
+// date-time; one without a zone is UTC), as repro-build takes it.
+func sourceDateEpoch(seconds, datetime string) (int64, error) {
+	switch {
+	case seconds != "" && datetime != "":
+		return 0, errors.New("--source-date-epoch and --datetime: give one, not both")
+	case seconds == "" && datetime == "":
+		return 0, errors.New("give a SOURCE_DATE_EPOCH with --source-date-epoch or a date with --datetime")
+	case seconds != "":
+		n, err := strconv.ParseInt(seconds, 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("--source-date-epoch %q: want a non-negative number of seconds", seconds)
+		}
+		return n, nil
+	}
+	t, err := epoch.ParseDatetime(datetime)
+	if err != nil {
+		return 0, fmt.Errorf("--datetime %w", err)
+	}
+	if t.Unix() < 0 {
+		return 0, fmt.Errorf("--datetime %q: before 1970", datetime)
+	}
+	return t.Unix(), nil
+}
+
+// buildFlagOf names the flag that sets each build option; options without a
+// flag keep the build's own words.
+var buildFlagOf = map[build.Option]string{
+	build.OptRuntime: "--runtime", build.OptContext: "CONTEXT", build.OptFile: "--file",
+	build.OptOutput: "--output", build.OptSourceDateEpoch: "--source-date-epoch",
+	build.OptBuildKitImage: "--buildkit-image", build.OptExporter: "--exporter",
+	build.OptBuildArg: "--build-arg", build.OptAnnotation: "--annotation",
+	build.OptBuildkitdConfig: "--buildkitd-config", build.OptRootless: "--rootless",
+	build.OptBuildKitArgs: "--buildkit-args", build.OptBuildxArgs: "--buildx-args",
+}
+
+// inFlags says the build's option errors with the flags that set them:
+// "output path: missing" becomes "--output: missing".
+func inFlags(err error) error {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var msgs []string
+	for _, e := range errs {
+		var oe *build.OptionError
+		if errors.As(e, &oe) && buildFlagOf[oe.Option] != "" {
+			msgs = append(msgs, oe.Named(buildFlagOf[oe.Option]))
+			continue
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return errors.New(strings.Join(msgs, "\n"))
 }

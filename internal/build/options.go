@@ -33,6 +33,56 @@ const (
 // ErrUnsupported marks an option the chosen runtime cannot honour.
 var ErrUnsupported = errors.New("not supported by this runtime")
 
+// Option names a build option in the build's own words, as its errors say
+// it; front ends map each to their own spelling (the CLI to its flags).
+type Option string
+
+// The options of Options that Validate can refuse.
+const (
+	OptRuntime         Option = "runtime"
+	OptContext         Option = "build context"
+	OptFile            Option = "Dockerfile"
+	OptOutput          Option = "output path"
+	OptSourceDateEpoch Option = "SOURCE_DATE_EPOCH"
+	OptBuildKitImage   Option = "BuildKit image"
+	OptExporter        Option = "exporter"
+	OptBuildArg        Option = "build argument"
+	OptAnnotation      Option = "annotation"
+	OptLabel           Option = "label"
+	OptBuildkitdConfig Option = "buildkitd config"
+	OptRootless        Option = "rootless"
+	OptBuildKitArgs    Option = "BuildKit arguments"
+	OptBuildxArgs      Option = "buildx arguments"
+	OptBuilder         Option = "builder"
+)
+
+// OptionError is one option that Validate refuses: "output path: missing",
+// "exporter \"tar\": want docker or oci". Err is ErrUnsupported for an
+// option the runtime cannot honour, else nil.
+type OptionError struct {
+	Option Option
+	Value  string // the value refused; "" when it is missing or beside the point
+	Reason string
+	Err    error
+}
+
+func (e *OptionError) Error() string { return e.describe(string(e.Option)) }
+
+// Named is the error with the option spelled as name: "--output: missing".
+func (e *OptionError) Named(name string) string { return e.describe(name) }
+
+func (e *OptionError) describe(name string) string {
+	if e.Value != "" {
+		name += fmt.Sprintf(" %q", e.Value)
+	}
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %v: %s", name, e.Err, e.Reason)
+	}
+	return name + ": " + e.Reason
+}
+
+func (e *OptionError) Unwrap() error { return e.Err }
+
 // Options are the inputs of one build; the zero value of each optional
 // field leaves BuildKit's default.
 type Options struct {
@@ -58,58 +108,61 @@ type Options struct {
 	Labels          []string // KEY=VALUE labels for containers the build starts (Podman)
 }
 
-// Validate resolves defaults and refuses what the runtime cannot honour,
-// with a message naming the option, as repro-build does.
+// Validate resolves defaults and refuses what the runtime cannot honour. Its
+// error joins one *OptionError per problem, each naming the option in the
+// build's own words; the CLI names the flag that set it.
 func (o *Options) Validate() error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	bad := func(opt Option, value, reason string, args ...any) {
+		errs = append(errs, &OptionError{Option: opt, Value: value, Reason: fmt.Sprintf(reason, args...)})
+	}
 	switch o.Runtime {
 	case engine.Docker, engine.Podman:
 	default:
-		bad("--runtime %q: want docker or podman", o.Runtime)
+		bad(OptRuntime, string(o.Runtime), "want docker or podman")
 	}
 	if o.Context == "" {
-		bad("CONTEXT: missing build context")
+		bad(OptContext, "", "missing")
 	} else if st, err := os.Stat(o.Context); err != nil || !st.IsDir() {
-		bad("CONTEXT %s: not a folder", o.Context)
+		bad(OptContext, o.Context, "not a folder")
 	}
 	if o.File != "" {
 		if st, err := os.Stat(o.File); err != nil || st.IsDir() {
-			bad("--file %s: not a file", o.File)
+			bad(OptFile, o.File, "not a file")
 		}
 	}
 	if o.Output == "" {
-		bad("--output: missing")
+		bad(OptOutput, "", "missing")
 	} else if st, err := os.Stat(filepath.Dir(o.Output)); err != nil || !st.IsDir() {
-		bad("--output %s: its folder does not exist", o.Output)
+		bad(OptOutput, o.Output, "its folder does not exist")
 	}
 	if o.SourceDateEpoch < 0 {
-		bad("--source-date-epoch %d: must not be negative", o.SourceDateEpoch)
+		bad(OptSourceDateEpoch, fmt.Sprint(o.SourceDateEpoch), "must not be negative")
 	}
 	if o.BuildKitImage == "" {
 		o.BuildKitImage = DefaultBuildKitImage
 	}
 	if _, err := name.ParseReference(o.BuildKitImage); err != nil {
-		bad("--buildkit-image %q: %v", o.BuildKitImage, err)
+		bad(OptBuildKitImage, o.BuildKitImage, "%v", err)
 	}
 	switch o.Exporter {
 	case "":
 		o.Exporter = ExporterDocker
 	case ExporterDocker, ExporterOCI:
 	default:
-		bad("--exporter %q: want docker or oci", o.Exporter)
+		bad(OptExporter, string(o.Exporter), "want docker or oci")
 	}
-	checkPairs(&errs, "--build-arg", o.BuildArgs)
-	checkPairs(&errs, "--annotation", o.Annotations)
-	checkPairs(&errs, "--label", o.Labels)
+	errs = append(errs, checkPairs(OptBuildArg, o.BuildArgs)...)
+	errs = append(errs, checkPairs(OptAnnotation, o.Annotations)...)
+	errs = append(errs, checkPairs(OptLabel, o.Labels)...)
 	for _, a := range o.BuildArgs {
 		if strings.HasPrefix(a, "SOURCE_DATE_EPOCH=") {
-			bad("--build-arg %s: set SOURCE_DATE_EPOCH with --source-date-epoch or --datetime", a)
+			bad(OptBuildArg, a, "SOURCE_DATE_EPOCH is the build's own option, not a build argument")
 		}
 	}
 	if o.BuildkitdConfig != "" {
 		if _, err := os.Stat(o.BuildkitdConfig); err != nil {
-			bad("--buildkitd-config %s: %v", o.BuildkitdConfig, err)
+			bad(OptBuildkitdConfig, o.BuildkitdConfig, "%v", err)
 		}
 	}
 	errs = append(errs, o.runtimeOnly()...)
@@ -119,34 +172,39 @@ func (o *Options) Validate() error {
 // runtimeOnly refuses options of the other runtime.
 func (o *Options) runtimeOnly() []error {
 	var errs []error
+	unsupported := func(opt Option, reason string) {
+		errs = append(errs, &OptionError{Option: opt, Reason: reason, Err: ErrUnsupported})
+	}
 	if o.Runtime == engine.Docker {
 		if o.Rootless {
-			errs = append(errs, fmt.Errorf("--rootless: %w: rootless mode is only supported with the podman runtime", ErrUnsupported))
+			unsupported(OptRootless, "rootless mode is only supported with the podman runtime")
 		}
 		if len(o.BuildKitArgs) > 0 {
-			errs = append(errs, fmt.Errorf("--buildkit-args: %w: cannot pass BuildKit arguments with the docker runtime (use --buildx-args)", ErrUnsupported))
+			unsupported(OptBuildKitArgs, "cannot pass BuildKit arguments with the docker runtime (pass buildx arguments)")
 		}
 		if len(o.Labels) > 0 {
-			errs = append(errs, fmt.Errorf("--label: %w: buildx builders cannot carry labels; their names start with repro-matrix", ErrUnsupported))
+			unsupported(OptLabel, "buildx builders cannot carry labels; their names start with repro-matrix")
 		}
 	}
 	if o.Runtime == engine.Podman {
 		if len(o.BuildxArgs) > 0 {
-			errs = append(errs, fmt.Errorf("--buildx-args: %w: cannot pass Docker Buildx arguments with the podman runtime (use --buildkit-args)", ErrUnsupported))
+			unsupported(OptBuildxArgs, "cannot pass Docker Buildx arguments with the podman runtime (pass BuildKit arguments)")
 		}
 		if o.Builder != "" {
-			errs = append(errs, fmt.Errorf("--builder: %w: podman runs a fresh BuildKit per build", ErrUnsupported))
+			unsupported(OptBuilder, "podman runs a fresh BuildKit per build")
 		}
 	}
 	return errs
 }
 
-func checkPairs(errs *[]error, flag string, pairs []string) {
+func checkPairs(opt Option, pairs []string) []error {
+	var errs []error
 	for _, p := range pairs {
 		if k, _, ok := strings.Cut(p, "="); !ok || k == "" {
-			*errs = append(*errs, fmt.Errorf("%s %q: want KEY=VALUE", flag, p))
+			errs = append(errs, &OptionError{Option: opt, Value: p, Reason: "want KEY=VALUE"})
 		}
 	}
+	return errs
 }
 
 // builderName is the docker-container builder for an image and config: one
