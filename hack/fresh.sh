@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make fresh`: the README's two commands rehearsed on a fresh machine. A
 # container made from a bare Debian bookworm root filesystem (mmdebstrap)
-# holding only Go, git, make, gcc, ca-certificates and the docker client,
+# holding only Go, git, make, gcc, ca-certificates (with the machine's own
+# certificate authorities) and the docker client,
 # run privileged with nothing cached: it clones this checkout's HEAD and
 # runs `make test`, then `make matrix` (FRESH_TARGETS to change), printing
 # the wall time of each. Everything it creates carries the run label and is
@@ -41,6 +42,12 @@ GOROOT=$(go env GOROOT)
 say "bare bookworm root filesystem with Go $(go env GOVERSION), git, make, gcc, ca-certificates, the docker client"
 mmdebstrap --quiet --variant=minbase --mode=root --format=directory \
   --include=git,make,gcc,libc6-dev,ca-certificates bookworm "$WORK/rootfs" "$(mirror)"
+# The machine's own certificate authorities (a machine of this kind trusts
+# them; the package registries are reached through them here).
+if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$WORK/rootfs/usr/local/share/ca-certificates/"
+  chroot "$WORK/rootfs" update-ca-certificates >/dev/null
+fi
 mkdir -p "$WORK/rootfs/usr/local/bin"
 cp -a "$GOROOT" "$WORK/rootfs/usr/local/go"
 cp "$(command -v docker)" "$WORK/rootfs/usr/local/bin/docker"
