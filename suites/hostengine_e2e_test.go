@@ -10,22 +10,22 @@ import (
 	"testing"
 )
 
-// hostEngineMatrix is a matrix of one cell: scratch-copy built by the host's
-// Docker at the given version ("found" or a declared one) with the pinned
-// BuildKit and the docker exporter. It lists the fixture's platforms and
-// exporters so that its golden.yaml loads; the profile selects one of each.
-func hostEngineMatrix(t *testing.T, version string) string {
+// scratchMatrix writes a matrix file of the scratch-copy fixture with the
+// given engines (YAML flow mappings, one per line) and pinned BuildKit
+// image, whose profile `one` selects linux/amd64 and the docker exporter.
+// It lists the fixture's platforms and exporters so that its golden.yaml
+// loads.
+func scratchMatrix(t *testing.T, engines []string, buildkitImage string) string {
 	t.Helper()
 	fixture, err := filepath.Abs("../fixtures/scratch-copy")
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := `engines:
-  - {kind: docker, version: ` + version + `, where: host}
+	text := "engines:\n  - " + strings.Join(engines, "\n  - ") + `
 buildkits:
   - version: v0.19.0
     pinned: true
-    image: moby/buildkit:v0.19.0@sha256:14aa1b4dd92ea0a4cd03a54d0c6079046ea98cd0c0ae6176bdd7036ba370cbbe
+    image: ` + buildkitImage + `
 fixtures:
   - name: scratch-copy
     dir: ` + fixture + `
@@ -36,13 +36,23 @@ exporters:
   - {name: oci, type: oci}
   - {name: docker-oci-mediatypes, type: docker, ociMediatypes: true}
 profiles:
-  host: {platforms: [linux/amd64], exporters: [docker]}
+  one: {platforms: [linux/amd64], exporters: [docker]}
 `
 	file := filepath.Join(t.TempDir(), "matrix.yaml")
 	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return file
+}
+
+// pinnedBuildKit is matrix.yaml's pin of BuildKit v0.19.0.
+const pinnedBuildKit = "moby/buildkit:v0.19.0@sha256:14aa1b4dd92ea0a4cd03a54d0c6079046ea98cd0c0ae6176bdd7036ba370cbbe"
+
+// hostEngineMatrix is a matrix of one cell: scratch-copy built by the host's
+// Docker at the given version ("found" or a declared one) with the pinned
+// BuildKit and the docker exporter.
+func hostEngineMatrix(t *testing.T, version string) string {
+	return scratchMatrix(t, []string{"{kind: docker, version: " + version + ", where: host}"}, pinnedBuildKit)
 }
 
 // hostDockerVersion is the version the host's dockerd reports, without a
@@ -70,7 +80,7 @@ func TestHostEngineAsFound(t *testing.T) {
 		t.Fatal("the host runs docker 99.0.0, the version this test declares as a mismatch")
 	}
 	t.Run("as found", func(t *testing.T) {
-		reports, out, ok := runSuite(t, hostEngineMatrix(t, "found"), "host")
+		reports, out, ok := runSuite(t, hostEngineMatrix(t, "found"), "one")
 		if !ok {
 			t.Fatalf("the run failed:\n%s", tail(out))
 		}
@@ -91,7 +101,7 @@ func TestHostEngineAsFound(t *testing.T) {
 		}
 	})
 	t.Run("declared mismatch", func(t *testing.T) {
-		reports, out, ok := runSuite(t, hostEngineMatrix(t, "99.0.0"), "host")
+		reports, out, ok := runSuite(t, hostEngineMatrix(t, "99.0.0"), "one")
 		if ok {
 			t.Fatalf("a run declaring docker 99.0.0 passed on docker %s:\n%s", found, tail(out))
 		}

@@ -19,35 +19,7 @@ import (
 // onlineMatrix is a matrix of two cells (scratch-copy under the host's
 // Docker and Podman, docker exporter) whose pinned BuildKit is image.
 func onlineMatrix(t *testing.T, image string) string {
-	t.Helper()
-	fixture, err := filepath.Abs("../fixtures/scratch-copy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := `engines:
-  - {kind: docker, version: found, where: host}
-  - {kind: podman, version: found, where: host}
-buildkits:
-  - version: v0.19.0
-    pinned: true
-    image: ` + image + `
-fixtures:
-  - name: scratch-copy
-    dir: ` + fixture + `
-    platforms: [linux/amd64, linux/arm64]
-    sourceDateEpoch: 0
-exporters:
-  - {name: docker, type: docker}
-  - {name: oci, type: oci}
-  - {name: docker-oci-mediatypes, type: docker, ociMediatypes: true}
-profiles:
-  online: {platforms: [linux/amd64], exporters: [docker]}
-`
-	file := filepath.Join(t.TempDir(), "matrix.yaml")
-	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return file
+	return scratchMatrix(t, []string{"{kind: docker, version: found, where: host}", "{kind: podman, version: found, where: host}"}, image)
 }
 
 // TestOnlinePulledBuildKit runs cells through the online path. A loopback
@@ -79,7 +51,7 @@ func TestOnlinePulledBuildKit(t *testing.T) {
 
 	t.Run("pinned-digest", func(t *testing.T) {
 		pin := "moby/buildkit:v0.19.0@" + dg
-		reports, out, ok := runSuite(t, onlineMatrix(t, pin), "online")
+		reports, out, ok := runSuite(t, onlineMatrix(t, pin), "one")
 		if !ok {
 			t.Fatalf("online run failed:\n%s", tail(out))
 		}
@@ -113,7 +85,7 @@ func TestOnlinePulledBuildKit(t *testing.T) {
 
 	t.Run("digest-the-registry-lacks", func(t *testing.T) {
 		pin := "moby/buildkit:v0.19.0@sha256:" + strings.Repeat("0", 64)
-		reports, out, ok := runSuite(t, onlineMatrix(t, pin), "online")
+		reports, out, ok := runSuite(t, onlineMatrix(t, pin), "one")
 		if ok {
 			t.Fatalf("a run whose pin cannot be pulled passed:\n%s", tail(out))
 		}
