@@ -215,3 +215,18 @@ func TestSourceRoot(t *testing.T) {
 		t.Errorf("source root %s: %v", root, err)
 	}
 }
+
+// TestEntrypointWithoutDirectives: the embedded scripts' shellcheck
+// directives stay out of the images; everything else is kept.
+func TestEntrypointWithoutDirectives(t *testing.T) {
+	for _, kind := range []string{"docker", "podman"} {
+		s := EntrypointScript(kind)
+		if !strings.HasPrefix(s, "#!/bin/bash\n") || strings.Contains(s, shellcheckDirective) {
+			t.Errorf("%s entrypoint: shebang or directives:\n%s", kind, s)
+		}
+	}
+	in := "#!/bin/bash\n# shellcheck disable=SC2034 # why\nA=1\n\nB=2"
+	if got, want := withoutDirectives(in), "#!/bin/bash\nA=1\n\nB=2"; got != want {
+		t.Errorf("withoutDirectives = %q, want %q", got, want)
+	}
+}
