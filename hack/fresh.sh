@@ -11,17 +11,23 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGETS=${FRESH_TARGETS:-test matrix}
-ID=fresh-$(date -u +%Y%m%d-%H%M%S)-$$
-NAME=repro-matrix-$ID
+# A run id as the suite makes them, and its lock held while the rehearsal
+# runs, so that another run's sweep (internal/runner) spares its container.
+ID=$(date -u +%Y%m%d-%H%M%S)-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+NAME=repro-matrix-fresh-$ID
 IMAGE=localhost/repro-matrix/fresh:bookworm
 LABEL=org.repro-matrix.run=$ID
 WORK=$(mktemp -d /var/tmp/repro-matrix-fresh.XXXXXX)
+LOCKS=${TMPDIR:-/tmp}/repro-matrix-runs
+mkdir -p "$LOCKS"
+exec 9>"$LOCKS/$ID.lock"
+flock -n 9
 
 say() { printf 'fresh: %s\n' "$*"; }
 cleanup() {
   docker rm -f -v "$NAME" >/dev/null 2>&1 || true
   docker volume rm -f "$NAME-docker" "$NAME-containers" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
+  rm -rf "$WORK" "$LOCKS/$ID.lock"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
