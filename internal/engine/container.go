@@ -11,15 +11,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
 )
 
 // Docker and Podman of other versions than the host's run as privileged
-// containers on the host's Docker, created, inspected and removed through
-// the Docker Go client (lifecycle.go, dockerclient.go; readiness probes in
-// ready.go). Nothing runs in the background to clean up after a process
-// killed outright: what a run creates carries RunLabel, and runner.Sweep
-// removes leftovers.
+// containers on the host's Docker, run, inspected and terminated through
+// testcontainers-go (lifecycle.go, dockerclient.go; readiness probes, its
+// wait strategy, in ready.go). Its reaper is not used (see the package
+// doc): nothing runs in the background to clean up after a process killed
+// outright; what a run creates carries RunLabel, and runner.Sweep removes
+// leftovers.
 //
 //   - Docker in a container runs on a network the run creates, in its own
 //     network namespace: a nested dockerd on the host's network deletes the
@@ -42,10 +43,14 @@ import (
 
 // containerEngine is an engine in a container.
 type containerEngine struct {
-	h      Handle
-	owner  bool // started by this process: Close removes what start created
-	res    resources
-	docker *client.Client // the host's Docker
+	h        Handle
+	owner    bool // started by this process: Close removes what start created
+	res      resources
+	provider *testcontainers.DockerProvider // the host's Docker
+	// ctr is the engine container: as Run handed it back (nil when it
+	// handed none back), or found by its name (Connect).
+	ctr  *testcontainers.DockerContainer
+	netw *testcontainers.DockerNetwork // the run's network, once created (Docker only)
 }
 
 // resources are the names of what start creates, known before creating
@@ -101,13 +106,18 @@ func connectContainer(ctx context.Context, h Handle) (*containerEngine, error) {
 	if h.Container == "" || (h.Kind == Docker && h.Socket == "") {
 		return nil, fmt.Errorf("engine %s: the handle names no container or socket", h.Name)
 	}
-	docker, err := hostDocker()
+	p, err := hostProvider(progressLogger(nil, h.Name))
 	if err != nil {
 		return nil, fmt.Errorf("engine %s: %w", h.Name, err)
 	}
-	c := &containerEngine{h: h, docker: docker}
+	ctr, err := named(ctx, p, h.Container)
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("engine %s: %w: container %s: %w", h.Name, ErrNotRunning, h.Container, err)
+	}
+	c := &containerEngine{h: h, provider: p, ctr: ctr}
 	if err := c.check(ctx); err != nil {
-		docker.Close()
+		p.Close()
 		return nil, err
 	}
 	return c, nil
@@ -174,11 +184,11 @@ func dockerEnv(environ []string, socket, buildx string) []string {
 func (c *containerEngine) Alive(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	ins, err := c.inspect(ctx)
+	st, err := c.state(ctx)
 	if err != nil {
 		return fmt.Errorf("engine %s: %w: container %s: %w", c.h.Name, ErrNotRunning, c.h.Container, err)
 	}
-	if st := stateOf(ins); !st.Running {
+	if !st.Running {
 		return fmt.Errorf("engine %s: %w: container %s is %s", c.h.Name, ErrNotRunning, c.h.Container, st)
 	}
 	if _, err := serverVersion(ctx, c); err != nil {
@@ -190,9 +200,16 @@ func (c *containerEngine) Alive(ctx context.Context) error {
 // Logs returns the last lines of the engine container's log: dockerd's
 // (and the registry sidecar's), or Podman's entrypoint.
 func (c *containerEngine) Logs(ctx context.Context, lines int) (string, error) {
+	if c.ctr == nil {
+		return "", fmt.Errorf("logs of container %s: it was not created", c.h.Container)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return c.containerLogs(ctx, lines)
+	out, err := containerLogs(ctx, c.ctr, lines)
+	if err != nil {
+		return out, fmt.Errorf("logs of container %s: %w", c.h.Container, err)
+	}
+	return out, nil
 }
 
 // Environment reads the record of the engine in its container.

@@ -1,48 +1,67 @@
 package engine
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
-// The lifecycle of an engine's container (network, container, volume),
-// its state, logs and readiness probes all go through the Docker Go client:
-// one client of the host's Docker per engine, and one on the nested
-// dockerd's socket while waiting for it. The engine's own CLI (`docker`,
-// `docker exec ... podman`) stays what the build core drives (Command).
+// The engine container's lifecycle (network, container, state, logs,
+// exec, removal) goes through testcontainers-go. What it does not wrap
+// goes through the Docker Go client it is built on (github.com/moby/moby/client):
+// the provider's own client for a network removed by name, and a client
+// on the nested dockerd's socket while waiting for it (ready.go). The
+// engine's own CLI (`docker`, `docker exec ... podman`) stays what the
+// build core drives (Command).
 
-// hostDocker is a client of the host's Docker, configured like the docker
-// CLI from DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH and
-// DOCKER_API_VERSION (the default socket when they are unset); it
-// negotiates the API version on first use (20.10's 1.41 and later).
-func hostDocker() (*client.Client, error) {
-	c, err := client.New(client.FromEnv)
+// hostProvider is testcontainers-go's provider of the host's Docker,
+// configured from DOCKER_HOST (or ~/.testcontainers.properties, or the
+// default socket), writing its messages to logger. Its reaper setting is
+// the process's: see the package doc.
+func hostProvider(logger tclog.Logger) (*testcontainers.DockerProvider, error) {
+	p, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(logger))
 	if err != nil {
-		return nil, fmt.Errorf("docker client: %w", err)
+		return nil, fmt.Errorf("docker provider: %w", err)
 	}
-	return c, nil
+	return p, nil
 }
 
-// inspect returns the engine container's description.
-func (c *containerEngine) inspect(ctx context.Context) (container.InspectResponse, error) {
-	r, err := c.docker.ContainerInspect(ctx, c.h.Container, client.ContainerInspectOptions{})
-	if err != nil {
-		return container.InspectResponse{}, err
+// progressLogger sends testcontainers-go's messages about an engine to
+// its progress writer, or nowhere.
+func progressLogger(w io.Writer, name string) tclog.Logger {
+	if w == nil {
+		return tclog.NewNoopLogger()
 	}
-	if r.Container.State == nil {
-		return container.InspectResponse{}, fmt.Errorf("container %s: no state", c.h.Container)
-	}
-	return r.Container, nil
+	return prefixLogger{w: w, prefix: "engine " + name + ": testcontainers: "}
+}
+
+// prefixLogger writes testcontainers-go's messages to a progress writer.
+type prefixLogger struct {
+	w      io.Writer
+	prefix string
+}
+
+func (l prefixLogger) Printf(format string, v ...any) {
+	fmt.Fprintf(l.w, l.prefix+strings.TrimRight(format, "\n")+"\n", v...)
+}
+
+// named is testcontainers-go's handle on a container addressed by its name
+// (the Docker API takes a name wherever it takes an id): an engine
+// container another process started (Connect), or the one Close removes
+// when Run handed none back. The handle comes back also when the error
+// says the container does not exist. (Its log hooks print the id's first
+// 12 characters: the names of resourceNames are longer.)
+func named(ctx context.Context, p *testcontainers.DockerProvider, name string) (*testcontainers.DockerContainer, error) {
+	return p.ContainerFromType(ctx, container.Summary{ID: name})
 }
 
 // containerState is what Alive reports of a container that does not run.
@@ -54,8 +73,10 @@ type containerState struct {
 	Error     string
 }
 
-func stateOf(ins container.InspectResponse) containerState {
-	s := ins.State
+func stateOf(s *container.State) containerState {
+	if s == nil {
+		return containerState{Status: "unknown"}
+	}
 	return containerState{Status: string(s.Status), Running: s.Running, ExitCode: s.ExitCode, OOMKilled: s.OOMKilled, Error: s.Error}
 }
 
@@ -73,63 +94,71 @@ func (s containerState) String() string {
 	return msg + ")"
 }
 
-// containerLogs returns the last lines of the container's stdout and
-// stderr, interleaved as written, without the final newline.
-func (c *containerEngine) containerLogs(ctx context.Context, lines int) (string, error) {
-	rc, err := c.docker.ContainerLogs(ctx, c.h.Container, client.ContainerLogsOptions{
-		ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(lines),
-	})
+// state is the engine container's state as the host's Docker reports it.
+func (c *containerEngine) state(ctx context.Context) (containerState, error) {
+	if c.ctr == nil {
+		return containerState{}, fmt.Errorf("container %s was not created", c.h.Container)
+	}
+	s, err := c.ctr.State(ctx)
 	if err != nil {
-		return "", fmt.Errorf("logs of container %s: %w", c.h.Container, err)
+		return containerState{}, err
 	}
-	defer rc.Close()
-	// The container has no TTY: its log comes as a multiplexed stream.
-	var out bytes.Buffer
-	if _, err := stdcopy.StdCopy(&out, &out, rc); err != nil {
-		return "", fmt.Errorf("logs of container %s: %w", c.h.Container, err)
-	}
-	return strings.TrimRight(out.String(), "\n"), nil
+	return stateOf(s), nil
 }
 
-// execIn runs argv in the engine's container and returns its exit code
-// and its stdout and stderr, interleaved. The error is for a command that
-// could not be run, not for one that failed.
-func (c *containerEngine) execIn(ctx context.Context, argv ...string) (int, string, error) {
-	ex, err := c.docker.ExecCreate(ctx, c.h.Container, client.ExecCreateOptions{Cmd: argv, AttachStdout: true, AttachStderr: true})
+// logSource is a container whose log can be read: the engine container
+// as testcontainers-go hands it back, or as its wait strategy sees it.
+type logSource interface {
+	Logs(ctx context.Context) (io.ReadCloser, error)
+}
+
+// containerLogs returns the last lines of a container's stdout and stderr,
+// interleaved as written, without the final newline.
+func containerLogs(ctx context.Context, src logSource, lines int) (string, error) {
+	rc, err := src.Logs(ctx)
 	if err != nil {
-		return 0, "", err
+		return "", err
 	}
-	att, err := c.docker.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{})
-	if err != nil {
-		return 0, "", err
-	}
-	defer att.Close()
-	// A hijacked connection ignores the context: close it when ctx ends.
-	stop := context.AfterFunc(ctx, att.Close)
-	defer stop()
-	var out bytes.Buffer
-	if _, err := stdcopy.StdCopy(&out, &out, att.Reader); err != nil {
-		return 0, out.String(), errors.Join(err, ctx.Err())
-	}
-	// The stream ends as the command exits; its exit code may lag a little.
+	defer rc.Close()
+	return tailLines(rc, lines)
+}
+
+// tailLines reads r to its end and keeps its last n lines (at least one),
+// without the final newline.
+func tailLines(r io.Reader, n int) (string, error) {
+	n = max(n, 1)
+	ring := make([]string, 0, n)
+	br := bufio.NewReader(r)
 	for {
-		r, err := c.docker.ExecInspect(ctx, ex.ID, client.ExecInspectOptions{})
+		line, err := br.ReadString('\n')
+		if line != "" {
+			if len(ring) == n {
+				ring = append(ring[:0], ring[1:]...)
+			}
+			ring = append(ring, strings.TrimRight(line, "\n"))
+		}
+		if errors.Is(err, io.EOF) {
+			return strings.Join(ring, "\n"), nil
+		}
 		if err != nil {
-			return 0, out.String(), err
-		}
-		if !r.Running {
-			return r.ExitCode, out.String(), nil
-		}
-		select {
-		case <-ctx.Done():
-			return 0, out.String(), ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+			return strings.Join(ring, "\n"), err
 		}
 	}
 }
 
 // isGone recognises "already gone" in the Docker API's answers: not found,
-// or a removal another caller already started.
+// or a removal another caller already started. A joined error (as
+// testcontainers-go's Terminate returns) is gone when each of its errors is.
 func isGone(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				if e != nil && !isGone(e) {
+					return false
+				}
+			}
+			return true
+		}
+	}
 	return cerrdefs.IsNotFound(err) || strings.Contains(err.Error(), "already in progress")
 }

@@ -2,6 +2,17 @@
 // and Podman on the host, and Docker and Podman of other versions in
 // containers (container.go). An engine knows how it is reached, how to load
 // an image into it, what it runs on, and whether it is still alive.
+//
+// Engines in containers run through testcontainers-go. Callers must
+// disable its reaper (Ryuk) where its image cannot be pulled, as on this
+// project's machines (cleanup is Close's job, and runner.Sweep's after a
+// process killed outright): TESTCONTAINERS_RYUK_DISABLED=true in the
+// environment, or ryuk.disabled=true in ~/.testcontainers.properties,
+// before the first Start or Connect of an engine in a container
+// (testcontainers-go reads it once). The Makefile exports it, the Ginkgo
+// suite and this package's end-to-end tests set it when it is unset; the
+// package itself changes no process-wide setting. With the reaper on,
+// Start tries to pull its image, and fails where it cannot.
 package engine
 
 import (

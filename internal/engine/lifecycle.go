@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/repro-matrix/repro-matrix/internal/provision"
 )
@@ -36,7 +39,8 @@ var registryPort = network.MustParsePort(strconv.Itoa(provision.EngineRegistryPo
 var loopback = netip.MustParseAddr("127.0.0.1")
 
 // startContainer starts the engine's container from Spec.Image, which the
-// host's Docker already holds, and waits until the engine answers (at most
+// host's Docker already holds, through testcontainers-go, whose wait
+// strategy (ready.go) returns once the engine answers (at most
 // startTimeout). It returns the engine (for Close) whenever it may have
 // created anything, also with an error.
 func startContainer(ctx context.Context, s Spec) (*containerEngine, Handle, error) {
@@ -47,11 +51,12 @@ func startContainer(ctx context.Context, s Spec) (*containerEngine, Handle, erro
 	if err != nil {
 		return fail(nil, err)
 	}
-	docker, err := hostDocker()
+	logger := progressLogger(s.Log, s.Name)
+	p, err := hostProvider(logger)
 	if err != nil {
 		return fail(nil, err)
 	}
-	c := &containerEngine{h: h, owner: true, res: res, docker: docker}
+	c := &containerEngine{h: h, owner: true, res: res, provider: p}
 	if err := os.MkdirAll(res.Dir, 0o755); err != nil {
 		return fail(c, err)
 	}
@@ -60,11 +65,8 @@ func startContainer(ctx context.Context, s Spec) (*containerEngine, Handle, erro
 		progress = io.Discard
 	}
 	t := time.Now()
-	if err := c.create(ctx, s); err != nil {
+	if err := c.create(ctx, s, logger); err != nil {
 		return fail(c, c.startError(err))
-	}
-	if err := c.waitReady(ctx, c.probeFor(s.Kind)); err != nil {
-		return fail(c, err)
 	}
 	fmt.Fprintf(progress, "engine %s: container %s started, engine answers in %s\n", s.Name, res.Container, time.Since(t).Round(10*time.Millisecond))
 	if err := c.readHandle(ctx); err != nil {
@@ -99,65 +101,85 @@ func plan(s Spec) (Handle, resources, error) {
 	return h, res, nil
 }
 
-// create makes the engine's network (Docker only) and container, with its
-// store volume, and starts it. All of them carry the run's and the
-// engine's labels and the names of c.res, by which Close removes them.
-func (c *containerEngine) create(ctx context.Context, s Spec) error {
+// create makes the engine's network (Docker only) and runs its container,
+// with its store volume, until the engine answers. All of them carry the
+// run's and the engine's labels and the names of c.res, by which Close
+// removes them.
+func (c *containerEngine) create(ctx context.Context, s Spec, logger tclog.Logger) error {
 	labels := map[string]string{RunLabel: s.RunID, engineLabel: s.Name}
 	if c.res.Network != "" {
-		if _, err := c.docker.NetworkCreate(ctx, c.res.Network, client.NetworkCreateOptions{Driver: "bridge", Labels: labels}); err != nil {
+		// network.New names its networks itself; the provider's
+		// CreateNetwork takes the name Close and Sweep know.
+		n, err := c.provider.CreateNetwork(ctx, testcontainers.NetworkRequest{Name: c.res.Network, Driver: "bridge", Labels: maps.Clone(labels)})
+		if dn, ok := n.(*testcontainers.DockerNetwork); ok && dn.ID != "" {
+			c.netw = dn
+		}
+		if err != nil {
 			return fmt.Errorf("create network %s: %w", c.res.Network, err)
 		}
 	}
-	if _, err := c.docker.ContainerCreate(ctx, containerRequest(s, c.res, labels)); err != nil {
-		return fmt.Errorf("create container %s: %w", c.res.Container, err)
+	ctr, err := testcontainers.Run(ctx, s.Image, containerOptions(s, c.h, c.res, labels, logger)...)
+	if ctr != nil {
+		c.ctr = ctr
 	}
-	if _, err := c.docker.ContainerStart(ctx, c.res.Container, client.ContainerStartOptions{}); err != nil {
-		return fmt.Errorf("start container %s: %w", c.res.Container, err)
+	if err != nil {
+		return fmt.Errorf("run container %s: %w", c.res.Container, err)
 	}
 	return nil
 }
 
-// containerRequest is the engine's container: privileged, its store on a
-// volume, its socket folder and Spec.Mounts bind-mounted; Docker on the
-// run's network with its registry sidecar published on the host's
-// loopback, Podman on the host's network.
-func containerRequest(s Spec, res resources, labels map[string]string) client.ContainerCreateOptions {
+// containerOptions are the testcontainers-go options of the engine's
+// container: privileged, its store on a volume, its socket folder and
+// Spec.Mounts bind-mounted, its wait strategy; Docker on the run's network
+// with its registry sidecar published on the host's loopback, Podman on
+// the host's network.
+func containerOptions(s Spec, h Handle, res resources, labels map[string]string, logger tclog.Logger) []testcontainers.ContainerCustomizer {
 	storage := "/var/lib/docker"
 	if s.Kind == Podman {
 		storage = "/var/lib/containers"
 	}
 	mounts := []mount.Mount{
 		{Type: mount.TypeBind, Source: res.Dir, Target: provision.EngineSocketDir},
-		{Type: mount.TypeVolume, Source: res.Volume, Target: storage, VolumeOptions: &mount.VolumeOptions{Labels: labels}},
+		{Type: mount.TypeVolume, Source: res.Volume, Target: storage, VolumeOptions: &mount.VolumeOptions{Labels: maps.Clone(labels)}},
 	}
 	for _, m := range sameMounts(s) {
 		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: m, Target: m})
 	}
-	cfg := &container.Config{Image: s.Image, Labels: labels}
-	hc := &container.HostConfig{
-		Privileged: true,
-		// A cgroup namespace of its own: on a cgroup v1 host a privileged
-		// container otherwise sees the host's hierarchy, and the nested
-		// engine's cgroups would land (and, if it is killed, stay) at the
-		// host's root instead of under the engine container's cgroup.
-		CgroupnsMode: container.CgroupnsModePrivate,
-		Mounts:       mounts,
+	opts := []testcontainers.ContainerCustomizer{
+		testcontainers.WithLogger(logger),
+		testcontainers.WithName(res.Container),
+		testcontainers.WithLabels(labels),
+		testcontainers.WithWaitStrategyAndDeadline(startTimeout, readyFor(h)),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.Privileged = true
+			// A cgroup namespace of its own: on a cgroup v1 host a privileged
+			// container otherwise sees the host's hierarchy, and the nested
+			// engine's cgroups would land (and, if it is killed, stay) at the
+			// host's root instead of under the engine container's cgroup.
+			hc.CgroupnsMode = container.CgroupnsModePrivate
+			hc.Mounts = append(hc.Mounts, mounts...)
+			if s.Kind == Podman {
+				hc.NetworkMode = network.NetworkHost
+				return
+			}
+			hc.NetworkMode = container.NetworkMode(res.Network)
+			hc.PortBindings = network.PortMap{registryPort: {{HostIP: loopback}}}
+		}),
 	}
-	req := client.ContainerCreateOptions{Name: res.Container, Config: cfg, HostConfig: hc}
 	if s.Kind == Podman {
-		hc.NetworkMode = network.NetworkHost
-		return req
+		return opts
 	}
-	// All addresses of the engine container's own namespace: its loopback
-	// for BuildKit, its address on the run's network for the port
-	// published on the host's loopback.
-	cfg.Env = []string{"REPRO_REGISTRY_ADDR=:" + strconv.Itoa(provision.EngineRegistryPort)}
-	cfg.ExposedPorts = network.PortSet{registryPort: {}}
-	hc.PortBindings = network.PortMap{registryPort: {{HostIP: loopback}}}
-	hc.NetworkMode = container.NetworkMode(res.Network)
-	req.NetworkingConfig = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{res.Network: {}}}
-	return req
+	return append(opts,
+		// All addresses of the engine container's own namespace: its
+		// loopback for BuildKit, its address on the run's network for the
+		// port published on the host's loopback.
+		testcontainers.WithEnv(map[string]string{"REPRO_REGISTRY_ADDR": ":" + strconv.Itoa(provision.EngineRegistryPort)}),
+		testcontainers.WithExposedPorts(registryPort.String()),
+		testcontainers.CustomizeRequestOption(func(req *testcontainers.GenericContainerRequest) error {
+			req.Networks = []string{res.Network}
+			return nil
+		}),
+	)
 }
 
 // sameMounts are the host folders mounted at the same path: Spec.Mounts,
@@ -189,26 +211,22 @@ func sameMounts(s Spec) []string {
 // startError adds the container's last log lines to a start failure that
 // does not carry them yet.
 func (c *containerEngine) startError(err error) error {
-	if strings.Contains(err.Error(), logTailIntro) {
+	if c.ctr == nil || strings.Contains(err.Error(), logTailIntro) {
 		return err
 	}
-	return fmt.Errorf("%w%s", err, c.logTail(context.Background()))
+	return fmt.Errorf("%w%s", err, logTail(context.Background(), c.ctr))
 }
 
 // readHandle completes the handle from the running engine: the registry
 // sidecar's addresses (Docker only) and the version the engine reports.
 func (c *containerEngine) readHandle(ctx context.Context) error {
 	if c.h.Kind == Docker {
-		ins, err := c.inspect(ctx)
+		port, err := c.ctr.MappedPort(ctx, registryPort.String())
 		if err != nil {
 			return fmt.Errorf("registry sidecar port: %w", err)
 		}
-		port, err := publishedPort(ins)
-		if err != nil {
-			return err
-		}
 		c.h.Registry = "127.0.0.1:" + strconv.Itoa(provision.EngineRegistryPort)
-		c.h.RegistryPush = "127.0.0.1:" + port
+		c.h.RegistryPush = "127.0.0.1:" + port.Port()
 	}
 	v, err := serverVersion(ctx, c)
 	if err != nil {
@@ -218,11 +236,14 @@ func (c *containerEngine) readHandle(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the engine's container (at most stopTimeout, for the engine
-// to stop what runs under it), removes it, its volume and its network, and
-// then its folder, whatever state they are in: each by the name it was
-// given before it was created, once. Calling it again retries what
-// failed. It does nothing for an engine from Connect.
+// Close terminates the engine's container through testcontainers-go
+// (stops it, at most stopTimeout for the engine to stop what runs under
+// it, and removes it with its store volume), then removes its network and
+// its folder, whatever state they are in: each by the name it was given
+// before it was created, once. The container is the one Run handed back,
+// or when it handed none back (a create whose answer was lost) the one of
+// that name. Calling it again retries what failed. It does nothing for an
+// engine from Connect.
 func (c *containerEngine) Close(ctx context.Context) error {
 	if !c.owner {
 		return nil
@@ -235,21 +256,25 @@ func (c *containerEngine) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 		}
 	}
-	timeout := int(stopTimeout / time.Second)
-	_, err := c.docker.ContainerStop(ctx, c.res.Container, client.ContainerStopOptions{Timeout: &timeout})
-	check("stop container "+c.res.Container, err)
-	_, err = c.docker.ContainerRemove(ctx, c.res.Container, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	ctr, err := c.ctr, error(nil)
+	if ctr == nil {
+		ctr, err = named(ctx, c.provider, c.res.Container)
+	}
+	if ctr != nil {
+		err = ctr.Terminate(ctx, testcontainers.StopContext(ctx),
+			testcontainers.StopTimeout(stopTimeout), testcontainers.RemoveVolumes(c.res.Volume))
+	}
 	check("remove container "+c.res.Container, err)
-	_, err = c.docker.VolumeRemove(ctx, c.res.Volume, client.VolumeRemoveOptions{Force: true})
-	check("remove volume "+c.res.Volume, err)
-	if c.res.Network != "" {
-		_, err = c.docker.NetworkRemove(ctx, c.res.Network, client.NetworkRemoveOptions{})
+	if c.netw != nil {
+		check("remove network "+c.res.Network, c.netw.Remove(ctx))
+	} else if c.res.Network != "" {
+		_, err = c.provider.Client().NetworkRemove(ctx, c.res.Network, client.NetworkRemoveOptions{})
 		check("remove network "+c.res.Network, err)
 	}
 	if err := os.RemoveAll(c.res.Dir); err != nil {
 		errs = append(errs, err)
 	}
-	c.docker.Close()
+	c.provider.Close()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close engine %s: %w", c.h.Name, err)
 	}

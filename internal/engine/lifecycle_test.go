@@ -2,36 +2,62 @@ package engine
 
 import (
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
+	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/repro-matrix/repro-matrix/internal/provision"
 )
 
-// TestContainerRequest: Docker on the run's network with its registry
-// published on the host's loopback only, Podman on the host's network with
-// the run folder at the same path; both privileged in a cgroup namespace
-// of their own, everything labelled.
-func TestContainerRequest(t *testing.T) {
-	labels := map[string]string{RunLabel: "r1", engineLabel: "docker-26.1.5"}
-	s := Spec{Name: "docker-26.1.5", Kind: Docker, RunID: "r1", Dir: "/tmp/run", Image: "localhost/repro-matrix/docker:26.1.5-trixie"}
-	res, err := resourceNames(s)
+// request applies the engine container's options to a testcontainers-go
+// request, as Run does, and its host config modifier to an empty host
+// config, as the provider does before creating the container.
+func request(t *testing.T, s Spec) (testcontainers.GenericContainerRequest, *container.HostConfig, resources) {
+	t.Helper()
+	h, res, err := plan(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := containerRequest(s, res, labels)
-	hc := req.HostConfig
-	if req.Name != res.Container || req.Config.Image != s.Image || req.Config.Labels[RunLabel] != "r1" {
-		t.Errorf("docker: name %q, image %q, labels %v", req.Name, req.Config.Image, req.Config.Labels)
+	labels := map[string]string{RunLabel: s.RunID, engineLabel: s.Name}
+	req := testcontainers.GenericContainerRequest{ContainerRequest: testcontainers.ContainerRequest{Image: s.Image}, Started: true}
+	for _, o := range containerOptions(s, h, res, labels, progressLogger(nil, s.Name)) {
+		if err := o.Customize(&req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hc := &container.HostConfig{}
+	req.HostConfigModifier(hc)
+	return req, hc, res
+}
+
+// TestContainerOptions: Docker on the run's network with its registry
+// published on the host's loopback only, Podman on the host's network with
+// the run folder at the same path; both privileged in a cgroup namespace
+// of their own, everything labelled, started with the engine's wait
+// strategy.
+func TestContainerOptions(t *testing.T) {
+	s := Spec{Name: "docker-26.1.5", Kind: Docker, RunID: "r1", Dir: "/tmp/run", Image: "localhost/repro-matrix/docker:26.1.5-trixie"}
+	req, hc, res := request(t, s)
+	if req.Name != res.Container || req.Image != s.Image || req.Labels[RunLabel] != "r1" || req.Labels[engineLabel] != s.Name {
+		t.Errorf("docker: name %q, image %q, labels %v", req.Name, req.Image, req.Labels)
+	}
+	if req.WaitingFor == nil || !strings.Contains(fmt.Sprint(req.WaitingFor), "the engine answers") {
+		t.Errorf("docker: wait strategy %v", req.WaitingFor)
 	}
 	if !hc.Privileged || hc.CgroupnsMode != container.CgroupnsModePrivate {
 		t.Errorf("docker: privileged %v, cgroupns %q", hc.Privileged, hc.CgroupnsMode)
 	}
-	if string(hc.NetworkMode) != res.Network || req.NetworkingConfig.EndpointsConfig[res.Network] == nil {
-		t.Errorf("docker: network mode %q, endpoints %v", hc.NetworkMode, req.NetworkingConfig.EndpointsConfig)
+	if string(hc.NetworkMode) != res.Network || !slices.Equal(req.Networks, []string{res.Network}) {
+		t.Errorf("docker: network mode %q, networks %v", hc.NetworkMode, req.Networks)
+	}
+	if !slices.Equal(req.ExposedPorts, []string{registryPort.String()}) || req.Env["REPRO_REGISTRY_ADDR"] == "" {
+		t.Errorf("docker: exposed %v, env %v", req.ExposedPorts, req.Env)
 	}
 	if b := hc.PortBindings[registryPort]; len(b) != 1 || b[0].HostIP != loopback || b[0].HostPort != "" {
 		t.Errorf("docker: registry binding %v, want 127.0.0.1 on any port", b)
@@ -42,13 +68,12 @@ func TestContainerRequest(t *testing.T) {
 	}
 
 	s = Spec{Name: "podman-5.4.2", Kind: Podman, RunID: "r1", Dir: "/tmp/run", Image: "img", Mounts: []string{"/fixtures"}}
-	res, _ = resourceNames(s)
-	req = containerRequest(s, res, labels)
-	if req.HostConfig.NetworkMode != network.NetworkHost || req.NetworkingConfig != nil || len(req.HostConfig.PortBindings) != 0 {
-		t.Errorf("podman: network mode %q, networking %v, ports %v", req.HostConfig.NetworkMode, req.NetworkingConfig, req.HostConfig.PortBindings)
+	req, hc, _ = request(t, s)
+	if hc.NetworkMode != network.NetworkHost || len(req.Networks) != 0 || len(req.ExposedPorts) != 0 || len(hc.PortBindings) != 0 {
+		t.Errorf("podman: network mode %q, networks %v, exposed %v, ports %v", hc.NetworkMode, req.Networks, req.ExposedPorts, hc.PortBindings)
 	}
 	var same []string
-	for _, m := range req.HostConfig.Mounts[2:] {
+	for _, m := range hc.Mounts[2:] {
 		if m.Source != m.Target {
 			t.Errorf("podman: %s mounted at %s", m.Source, m.Target)
 		}
@@ -63,10 +88,10 @@ func TestPublishedPort(t *testing.T) {
 	ins := container.InspectResponse{NetworkSettings: &container.NetworkSettings{Ports: network.PortMap{
 		registryPort: {{HostIP: loopback, HostPort: "32768"}},
 	}}}
-	if p, err := publishedPort(ins); err != nil || p != "32768" {
+	if p, err := publishedPort(&ins); err != nil || p != "32768" {
 		t.Errorf("published: %q, %v", p, err)
 	}
-	if _, err := publishedPort(container.InspectResponse{}); err == nil {
+	if _, err := publishedPort(&container.InspectResponse{}); err == nil {
 		t.Error("no port published: no error")
 	}
 }
@@ -77,9 +102,27 @@ func TestIsGone(t *testing.T) {
 		cerrdefs.ErrConflict.WithMessage("removal of container c is already in progress"): true,
 		cerrdefs.ErrConflict.WithMessage("network n has active endpoints"):                false,
 		errors.New("permission denied"):                                                   false,
+		// testcontainers-go's Terminate of a container that is gone, its
+		// volume too, and of one whose volume could not be removed.
+		fmt.Errorf("terminate: %w", errors.Join(nil, cerrdefs.ErrNotFound.WithMessage("No such container: c"), nil,
+			fmt.Errorf("volume remove %q: %w", "v", cerrdefs.ErrNotFound.WithMessage("no such volume")))): true,
+		errors.Join(cerrdefs.ErrNotFound.WithMessage("No such container: c"), errors.New("volume v is in use")): false,
 	} {
 		if got := isGone(err); got != want {
 			t.Errorf("isGone(%v) = %v", err, got)
+		}
+	}
+}
+
+func TestTailLines(t *testing.T) {
+	for in, want := range map[string]string{
+		"":             "",
+		"a\n":          "a",
+		"a\nb\nc\nd\n": "b\nc\nd",
+		"a\nb\nc\nd":   "b\nc\nd",
+	} {
+		if got, err := tailLines(strings.NewReader(in), 3); err != nil || got != want {
+			t.Errorf("tailLines(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 }

@@ -3,49 +3,59 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+	tcexec "github.com/testcontainers/testcontainers-go/exec"
+	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/repro-matrix/repro-matrix/internal/provision"
 )
 
 // probe checks once whether the engine in a running container answers;
 // ins is the container as last inspected.
-type probe func(ctx context.Context, ins container.InspectResponse) error
+type probe func(ctx context.Context, target wait.StrategyTarget, ins *container.InspectResponse) error
 
-// probeFor is the readiness probe of an engine kind.
-func (c *containerEngine) probeFor(k Kind) probe {
-	if k == Podman {
-		return c.podmanReady
-	}
-	return c.dockerReady
+// engineReady is the wait strategy testcontainers-go runs once it has
+// started an engine container (its deadline is startTimeout): it polls the
+// probe every 250 ms and fails as soon as the container no longer runs,
+// and on timeout, with the container's last log lines either way.
+type engineReady struct {
+	probe probe
 }
 
-// waitReady polls the probe every 250 ms for at most startTimeout. It fails
-// as soon as the container no longer runs, and on timeout, with the
-// container's last log lines either way.
-func (c *containerEngine) waitReady(ctx context.Context, ready probe) error {
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
-	defer cancel()
+// readyFor is the wait strategy of an engine kind.
+func readyFor(h Handle) engineReady {
+	if h.Kind == Podman {
+		return engineReady{probe: podmanReady}
+	}
+	return engineReady{probe: dockerReady(h.Socket)}
+}
+
+func (w engineReady) String() string { return "the engine answers" }
+
+func (w engineReady) WaitUntilReady(ctx context.Context, target wait.StrategyTarget) error {
 	var last error
 	for {
-		ins, err := c.inspect(ctx)
-		if err != nil {
+		ins, err := target.Inspect(ctx)
+		if err != nil && ctx.Err() == nil {
 			return fmt.Errorf("engine container state: %w", err)
 		}
-		if st := stateOf(ins); !st.Running {
-			return fmt.Errorf("engine container %s%s", st, c.logTail(ctx))
-		}
-		if last = ready(ctx, ins); last == nil {
-			return nil
+		if err == nil {
+			if st := stateOf(ins.State); !st.Running {
+				return fmt.Errorf("engine container %s%s", st, logTail(ctx, target))
+			}
+			if last = w.probe(ctx, target, ins); last == nil {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("engine did not answer: %w (last: %v)%s", ctx.Err(), last, c.logTail(context.WithoutCancel(ctx)))
+			return fmt.Errorf("engine did not answer: %w (last: %v)%s", ctx.Err(), last, logTail(context.WithoutCancel(ctx), target))
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -53,10 +63,10 @@ func (c *containerEngine) waitReady(ctx context.Context, ready probe) error {
 
 // logTail is "; last lines of its log:\n..." for an error, or "" when the
 // log cannot be read or is empty.
-func (c *containerEngine) logTail(ctx context.Context) string {
+func logTail(ctx context.Context, src logSource) string {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if s, err := c.containerLogs(ctx, 20); err == nil && strings.TrimSpace(s) != "" {
+	if s, err := containerLogs(ctx, src, 20); err == nil && strings.TrimSpace(s) != "" {
 		return "; " + logTailIntro + s
 	}
 	return ""
@@ -66,31 +76,34 @@ func (c *containerEngine) logTail(ctx context.Context) string {
 const logTailIntro = "last lines of its log:\n"
 
 // dockerReady checks, from the host, that the nested dockerd answers on
-// its socket and that the registry sidecar answers on its published port.
-func (c *containerEngine) dockerReady(ctx context.Context, ins container.InspectResponse) error {
-	nested, err := client.New(client.WithHost("unix://" + c.h.Socket))
-	if err != nil {
-		return err
+// its socket (through the Docker Go client testcontainers-go is built on)
+// and that the registry sidecar answers on its published port.
+func dockerReady(socket string) probe {
+	return func(ctx context.Context, _ wait.StrategyTarget, ins *container.InspectResponse) error {
+		nested, err := client.New(client.WithHost("unix://" + socket))
+		if err != nil {
+			return err
+		}
+		defer nested.Close()
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if _, err := nested.Ping(pctx, client.PingOptions{}); err != nil {
+			return fmt.Errorf("docker API on %s: %w", socket, err)
+		}
+		port, err := publishedPort(ins)
+		if err != nil {
+			return err
+		}
+		return registryAnswers(ctx, "127.0.0.1:"+port)
 	}
-	defer nested.Close()
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := nested.Ping(pctx, client.PingOptions{}); err != nil {
-		return fmt.Errorf("docker API on %s: %w", c.h.Socket, err)
-	}
-	port, err := publishedPort(ins)
-	if err != nil {
-		return err
-	}
-	return registryAnswers(ctx, "127.0.0.1:"+port)
 }
 
 // publishedPort is the host port of the registry sidecar on the host's
 // loopback.
-func publishedPort(ins container.InspectResponse) (string, error) {
-	if ins.NetworkSettings != nil {
+func publishedPort(ins *container.InspectResponse) (string, error) {
+	if ins != nil && ins.NetworkSettings != nil {
 		for _, b := range ins.NetworkSettings.Ports[registryPort] {
-			if b.HostPort != "" {
+			if b.HostPort != "" && b.HostPort != "0" {
 				return b.HostPort, nil
 			}
 		}
@@ -118,15 +131,17 @@ func registryAnswers(ctx context.Context, addr string) error {
 	return nil
 }
 
-// podmanReady checks, inside the container, that the entrypoint has
-// written Podman's configuration and that podman answers.
-func (c *containerEngine) podmanReady(ctx context.Context, _ container.InspectResponse) error {
-	code, out, err := c.execIn(ctx, "sh", "-c", "test -e "+provision.EngineSocketDir+"/ready && podman info --format '{{.Version.Version}}'")
+// podmanReady checks, inside the container (testcontainers-go's exec),
+// that the entrypoint has written Podman's configuration and that podman
+// answers.
+func podmanReady(ctx context.Context, target wait.StrategyTarget, _ *container.InspectResponse) error {
+	code, out, err := target.Exec(ctx, []string{"sh", "-c", "test -e " + provision.EngineSocketDir + "/ready && podman info --format '{{.Version.Version}}'"}, tcexec.Multiplexed())
 	if err != nil {
 		return err
 	}
 	if code != 0 {
-		return fmt.Errorf("podman info: exit code %d: %s", code, lastLines(out, 3))
+		b, _ := io.ReadAll(out)
+		return fmt.Errorf("podman info: exit code %d: %s", code, lastLines(string(b), 3))
 	}
 	return nil
 }

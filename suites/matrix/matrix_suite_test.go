@@ -46,6 +46,11 @@ func envOr(key, def string) string {
 }
 
 func TestMatrix(t *testing.T) {
+	// testcontainers-go's reaper image cannot be pulled here; Close and
+	// runner.Sweep remove what engines create (see package engine's doc).
+	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
+		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	}
 	RegisterFailHandler(Fail)
 	suite, rep := GinkgoConfiguration()
 	if suite.Timeout < 3*time.Hour {
