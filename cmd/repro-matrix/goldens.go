@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"sort"
+	"slices"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
+	"github.com/repro-matrix/repro-matrix/internal/cell"
 	"github.com/repro-matrix/repro-matrix/internal/matrix"
 	"github.com/repro-matrix/repro-matrix/internal/report"
 )
@@ -47,38 +49,45 @@ func newGoldensCmd() *cobra.Command {
 	return cmd
 }
 
-// updateGoldens records the agreed digest of every group of run.
+// updateGoldens records the digest that the pinned BuildKit's cells of each
+// group of run agree on (report.ProposeGoldens), prints every change and
+// every group left as it was, and writes the changed golden.yaml files
+// unless dry.
 func updateGoldens(w io.Writer, m *matrix.Matrix, run report.Run, pinned string, dry bool) error {
-	agreedByGroup, skipped := agreedDigests(run, pinned)
-	next := map[*matrix.Fixture]map[string]matrix.Digest{}
+	proposals := report.ProposeGoldens(run.Results, pinned)
+	var skipped []string
+	if len(proposals) == 0 {
+		skipped = append(skipped, "no cell of the pinned BuildKit "+pinned+" in this run")
+	}
+	for _, p := range proposals {
+		if p.Refused != "" {
+			skipped = append(skipped, p.Group+": "+p.Refused)
+		}
+	}
+	next := map[*matrix.Fixture]map[string]digest.Digest{}
 	changed := 0
-	for _, g := range sortedNames(agreedByGroup) {
-		a := agreedByGroup[g].axes
-		fx, key, err := goldenSlot(m, a)
+	for _, p := range proposals {
+		if p.Refused != "" {
+			continue
+		}
+		fx, key, err := goldenSlot(m, p.Coords)
 		if err != nil {
-			skipped = append(skipped, g+": "+err.Error())
+			skipped = append(skipped, p.Group+": "+err.Error())
 			continue
 		}
 		if next[fx] == nil {
-			next[fx] = maps.Clone(fx.Goldens)
-			if next[fx] == nil {
-				next[fx] = map[string]matrix.Digest{}
-			}
+			next[fx] = map[string]digest.Digest{}
+			maps.Copy(next[fx], fx.Goldens)
 		}
-		d := matrix.Digest(agreedByGroup[g].digest)
-		if old := fx.Goldens[key]; old != d {
-			fmt.Fprintf(w, "%s %s: %s -> %s\n", fx.Name, key, cmp.Or(string(old), "(none)"), d)
+		if d, old := digest.Digest(p.Digest), fx.Goldens[key]; old != d {
+			fmt.Fprintf(w, "%s %s: %s -> %s\n", fx.Name, key, cmp.Or(old.String(), "(none)"), d)
 			next[fx][key] = d
 			changed++
 		}
 	}
 	if !dry {
-		for fx, goldens := range next {
-			if !maps.Equal(goldens, fx.Goldens) {
-				if err := matrix.WriteGoldens(fx, goldens); err != nil {
-					return withCode(exitMismatch, err)
-				}
-			}
+		if err := writeGoldens(next); err != nil {
+			return withCode(exitMismatch, err)
 		}
 	}
 	suffix := ""
@@ -95,71 +104,28 @@ func updateGoldens(w io.Writer, m *matrix.Matrix, run report.Run, pinned string,
 	return nil
 }
 
-// goldenSlot finds the fixture and golden key of a group's cells.
-func goldenSlot(m *matrix.Matrix, a report.Axes) (*matrix.Fixture, string, error) {
-	fx := m.Fixture(a.Fixture)
+// writeGoldens writes the golden.yaml of every fixture whose goldens
+// changed, in the order of the fixtures' names.
+func writeGoldens(next map[*matrix.Fixture]map[string]digest.Digest) error {
+	byName := func(a, b *matrix.Fixture) int { return cmp.Compare(a.Name, b.Name) }
+	for _, fx := range slices.SortedFunc(maps.Keys(next), byName) {
+		if !maps.Equal(next[fx], fx.Goldens) {
+			if err := matrix.WriteGoldens(fx, next[fx]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// goldenSlot finds the fixture of a group's cells and their golden key.
+func goldenSlot(m *matrix.Matrix, c cell.Coords) (*matrix.Fixture, string, error) {
+	fx := m.Fixture(c.Fixture)
 	if fx == nil {
-		return nil, "", fmt.Errorf("fixture %s is not in the matrix file", a.Fixture)
+		return nil, "", fmt.Errorf("fixture %s is not in the matrix file", c.Fixture)
 	}
-	for _, p := range fx.Platforms {
-		if matrix.PlatformSlug(p) == a.Platform {
-			return fx, matrix.GoldenKey(p, a.Exporter), nil
-		}
+	if !slices.Contains(fx.Platforms, cell.Unslug(c.Platform)) {
+		return nil, "", fmt.Errorf("fixture %s has no platform %s", c.Fixture, c.Platform)
 	}
-	return nil, "", fmt.Errorf("fixture %s has no platform %s", a.Fixture, a.Platform)
-}
-
-type agreement struct {
-	axes   report.Axes
-	digest string
-}
-
-// agreedDigests returns the groups whose cells of the pinned BuildKit all
-// built and agree; the others are returned with the reason.
-func agreedDigests(run report.Run, pinned string) (map[string]agreement, []string) {
-	byGroup := map[string][]report.CellResult{}
-	for _, r := range run.Results {
-		if r.Axes.BuildKit == pinned {
-			byGroup[r.Group] = append(byGroup[r.Group], r)
-		}
-	}
-	if len(byGroup) == 0 {
-		return nil, []string{"no cell of the pinned BuildKit " + pinned + " in this run"}
-	}
-	out := map[string]agreement{}
-	var skipped []string
-	for _, g := range sortedNames(byGroup) {
-		cells := byGroup[g]
-		digest, why := agreed(cells)
-		if why != "" {
-			skipped = append(skipped, g+": "+why)
-			continue
-		}
-		out[g] = agreement{axes: cells[0].Axes, digest: digest}
-	}
-	return out, skipped
-}
-
-func agreed(cells []report.CellResult) (string, string) {
-	digest := ""
-	for _, c := range cells {
-		switch {
-		case c.Error != "" || c.Digest == "":
-			return "", "cell " + c.Name + " did not build"
-		case digest == "":
-			digest = c.Digest
-		case c.Digest != digest:
-			return "", "cells disagree"
-		}
-	}
-	return digest, ""
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return fx, c.GoldenKey(), nil
 }

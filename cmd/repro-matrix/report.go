@@ -11,7 +11,6 @@ import (
 
 	"github.com/repro-matrix/repro-matrix/internal/matrix"
 	"github.com/repro-matrix/repro-matrix/internal/report"
-	"github.com/repro-matrix/repro-matrix/internal/report/frommatrix"
 	"github.com/repro-matrix/repro-matrix/internal/runner"
 )
 
@@ -74,9 +73,8 @@ func mergeReports(w io.Writer, o mergeOptions, paths []string) error {
 		if err != nil {
 			return withCode(exitUsage, err)
 		}
-		known := frommatrix.KnownDivergences(m)
 		for i := range shards {
-			shards[i].Run.Known = known
+			shards[i].Run.Known = m.Known()
 		}
 	}
 	run, err := report.MergeShards(shards...)

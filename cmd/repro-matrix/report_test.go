@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/repro-matrix/repro-matrix/internal/cell"
 	"github.com/repro-matrix/repro-matrix/internal/report"
 	"github.com/repro-matrix/repro-matrix/internal/runner"
 )
@@ -111,13 +112,12 @@ func passingShards(t *testing.T) [2]string {
 	for i, engine := range []string{"docker-20.10.24", "podman-4.3.1"} {
 		run := report.Run{ID: "20260601-020000-0a1b2c", Profile: "nightly", Started: start, Finished: start.Add(time.Minute)}
 		for _, bk := range []string{"v0.19.0", "latest"} {
-			a := report.Axes{Fixture: fx, Platform: pl, Engine: engine, BuildKit: bk, Exporter: ex}
+			a := cell.Coords{Fixture: fx, Platform: pl, Engine: engine, BuildKit: bk, Exporter: ex}
 			d := dA
 			if bk == "latest" {
 				d = dB
 			}
-			run.Results = append(run.Results, report.CellResult{Axes: a, Group: report.GroupKeyOf(a), Digest: d, Golden: dA,
-				Name: "fixture=" + fx + "/platform=" + pl + "/engine=" + engine + "/buildkit=" + bk + "/exporter=" + ex})
+			run.Results = append(run.Results, report.CellResult{Name: a.Name(), Axes: a, Group: a.Group(), Digest: d, Golden: dA})
 		}
 		paths[i] = filepath.Join(t.TempDir(), engine+".json")
 		if err := report.WriteJSON(paths[i], run); err != nil {

@@ -2,25 +2,13 @@ package matrix
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/repro-matrix/repro-matrix/internal/cell"
 )
-
-// Axis is one dimension of the matrix.
-type Axis string
-
-// The axes, in the order they appear in cell names.
-const (
-	AxisFixture  Axis = "fixture"
-	AxisPlatform Axis = "platform"
-	AxisEngine   Axis = "engine"
-	AxisBuildKit Axis = "buildkit"
-	AxisExporter Axis = "exporter"
-)
-
-// Axes lists the axes in cell-name order.
-var Axes = []Axis{AxisFixture, AxisPlatform, AxisEngine, AxisBuildKit, AxisExporter}
 
 // Cell is one build of the matrix. Its entries point into the Matrix it was
 // expanded from.
@@ -32,56 +20,44 @@ type Cell struct {
 	Exporter *Exporter
 }
 
-// Value is the cell's value on axis a, as it appears in names: the entry's
-// name, or the platform with "/" replaced by "-".
-func (c Cell) Value(a Axis) string {
-	switch a {
-	case AxisFixture:
-		return c.Fixture.Name
-	case AxisPlatform:
-		return PlatformSlug(c.Platform)
-	case AxisEngine:
-		return c.Engine.Name
-	case AxisBuildKit:
-		return c.BuildKit.Name
-	case AxisExporter:
-		return c.Exporter.Name
-	}
-	return ""
+// Coords are the cell's coordinates as its name spells them: the names of
+// its entries and its platform's slug (see cell.Coords).
+func (c Cell) Coords() cell.Coords {
+	return cell.Coords{Fixture: c.Fixture.Name, Platform: cell.Slug(c.Platform), Engine: c.Engine.Name,
+		BuildKit: c.BuildKit.Name, Exporter: c.Exporter.Name}
 }
 
-// Name is the cell's spec name, every axis in the fixed order of Axes:
+// Name is the cell's spec name (cell.Coords.Name):
 // "fixture=scratch-copy/platform=linux-amd64/engine=docker-26.1.5/buildkit=v0.19.0/exporter=docker".
-func (c Cell) Name() string { return c.join(Axes...) }
+func (c Cell) Name() string { return c.Coords().Name() }
 
-// Group is the name of the cells that must agree on one digest: fixture,
-// platform and exporter ("fixture=x/platform=linux-amd64/exporter=docker").
-func (c Cell) Group() string { return c.join(AxisFixture, AxisPlatform, AxisExporter) }
+// Group is the key of the cells that must agree on one digest (cell.Coords.Group):
+// "fixture=x/platform=linux-amd64/exporter=docker".
+func (c Cell) Group() string { return c.Coords().Group() }
 
-func (c Cell) join(axes ...Axis) string {
-	parts := make([]string, len(axes))
-	for i, a := range axes {
-		parts[i] = string(a) + "=" + c.Value(a)
-	}
-	return strings.Join(parts, "/")
-}
+// GoldenKey is the cell's key in its fixture's golden.yaml: "linux/amd64/docker".
+func (c Cell) GoldenKey() string { return c.Coords().GoldenKey() }
 
-// GoldenKey is the cell's key in its fixture's golden.yaml.
-func (c Cell) GoldenKey() string { return GoldenKey(c.Platform, c.Exporter.Name) }
-
-// Labels are Ginkgo labels for the cell, one per axis plus the engine's
-// kind: "fixture:x", "platform:linux-amd64", "engine:docker-20.10.24",
-// "buildkit:v0.19.0", "exporter:docker", "kind:docker". None contains the
-// characters Ginkgo forbids in labels (&|!,()/).
-func (c Cell) Labels() []string {
-	labels := make([]string, 0, len(Axes)+1)
-	for _, a := range Axes {
-		labels = append(labels, string(a)+":"+c.Value(a))
-	}
-	return append(labels, "kind:"+string(c.Engine.Kind))
-}
+// Labels are the cell's Ginkgo labels, one per axis plus the engine's kind
+// (cell.Coords.Labels): "fixture:x", ..., "kind:docker".
+func (c Cell) Labels() []string { return c.Coords().Labels(string(c.Engine.Kind)) }
 
 func (c Cell) String() string { return c.Name() }
+
+// matches reports whether p matches c. An engine taken as found also
+// matches by the name "<kind>-found" it had before Matrix.ResolveFound
+// renamed it.
+func matches(p cell.Pattern, c Cell) bool {
+	coords := c.Coords()
+	if p.Matches(coords) {
+		return true
+	}
+	if c.Engine.unresolved == "" || c.Engine.unresolved == c.Engine.Name {
+		return false
+	}
+	coords.Engine = c.Engine.unresolved
+	return p.Matches(coords)
+}
 
 // Expand returns the cells of the named profile (see Profile) in a
 // deterministic order: fixtures, each fixture's platforms, engines,
@@ -104,7 +80,7 @@ func (m *Matrix) Expand(profile string) ([]Cell, error) {
 }
 
 // ProfileNames lists the profiles, sorted.
-func (m *Matrix) ProfileNames() []string { return sortedKeys(m.Profiles) }
+func (m *Matrix) ProfileNames() []string { return slices.Sorted(maps.Keys(m.Profiles)) }
 
 // selError is a problem with one entry of a profile list.
 type selError struct {
@@ -142,14 +118,14 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 
 	known := m.platforms()
 	for i, pl := range p.Platforms {
-		if _, err := ParsePlatform(pl); err != nil {
+		if _, err := cell.ParsePlatform(pl); err != nil {
 			errs = append(errs, selError{"platforms", i, err.Error()})
 		} else if !slices.Contains(known, pl) {
 			errs = append(errs, selError{"platforms", i, fmt.Sprintf("no fixture is built for %s (fixtures' platforms: %s)", pl, strings.Join(known, ", "))})
 		}
 	}
-	parse := func(list string, raw []string) []Pattern {
-		var out []Pattern
+	parse := func(list string, raw []string) []cell.Pattern {
+		var out []cell.Pattern
 		for i, s := range raw {
 			pat, err := m.parseKnownPattern(s)
 			if err != nil {
@@ -189,13 +165,8 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 	return cells, errs
 }
 
-func matchesAny(patterns []Pattern, c Cell) bool {
-	for _, p := range patterns {
-		if p.Matches(c) {
-			return true
-		}
-	}
-	return false
+func matchesAny(patterns []cell.Pattern, c Cell) bool {
+	return slices.ContainsFunc(patterns, func(p cell.Pattern) bool { return matches(p, c) })
 }
 
 // selectEntries resolves a profile list (names, globs, role selectors) into
@@ -223,7 +194,7 @@ func selectEntries[T comparable](entries []T, list []string, noun string, name f
 		if strings.HasPrefix(s, "@") {
 			role, ok := roles[s]
 			if !ok {
-				errs = append(errs, selError{index: i, msg: fmt.Sprintf("unknown selector %q (known: %s)", s, strings.Join(sortedKeys(roles), ", "))})
+				errs = append(errs, selError{index: i, msg: fmt.Sprintf("unknown selector %q (known: %s)", s, strings.Join(slices.Sorted(maps.Keys(roles)), ", "))})
 				continue
 			}
 			for _, x := range entries {
@@ -262,7 +233,7 @@ func (m *Matrix) platforms() []string {
 			continue
 		}
 		for _, p := range f.Platforms {
-			if _, err := ParsePlatform(p); err == nil && !slices.Contains(out, p) {
+			if _, err := cell.ParsePlatform(p); err == nil && !slices.Contains(out, p) {
 				out = append(out, p)
 			}
 		}
@@ -271,32 +242,32 @@ func (m *Matrix) platforms() []string {
 }
 
 // axisValues lists the values the matrix has on axis a, as in cell names.
-func (m *Matrix) axisValues(a Axis) []string {
+func (m *Matrix) axisValues(a cell.Axis) []string {
 	var out []string
 	switch a {
-	case AxisFixture:
+	case cell.Fixture:
 		for _, f := range m.Fixtures {
 			if f != nil {
 				out = append(out, f.Name)
 			}
 		}
-	case AxisPlatform:
+	case cell.Platform:
 		for _, p := range m.platforms() {
-			out = append(out, PlatformSlug(p))
+			out = append(out, cell.Slug(p))
 		}
-	case AxisEngine:
+	case cell.Engine:
 		for _, e := range m.Engines {
 			if e != nil {
 				out = append(out, e.names()...)
 			}
 		}
-	case AxisBuildKit:
+	case cell.BuildKit:
 		for _, b := range m.BuildKits {
 			if b != nil {
 				out = append(out, b.Name)
 			}
 		}
-	case AxisExporter:
+	case cell.Exporter:
 		for _, e := range m.Exporters {
 			if e != nil {
 				out = append(out, e.Name)
@@ -311,19 +282,19 @@ func (m *Matrix) axisValues(a Axis) []string {
 // never applies. An engine glob that could name some version of an engine
 // taken as found ("docker-28.*") counts as matching: what the host runs is
 // known only at run time.
-func (m *Matrix) parseKnownPattern(s string) (Pattern, error) {
-	pat, err := ParsePattern(s)
+func (m *Matrix) parseKnownPattern(s string) (cell.Pattern, error) {
+	pat, err := cell.ParsePattern(s)
 	if err != nil {
 		return pat, err
 	}
-	for _, a := range Axes {
-		g, ok := pat.globs[a]
+	for _, a := range cell.Axes {
+		g, ok := pat.Glob(a)
 		if !ok {
 			continue
 		}
 		values := m.axisValues(a)
-		if !slices.ContainsFunc(values, func(v string) bool { ok, _ := path.Match(g, v); return ok }) &&
-			(a != AxisEngine || !m.mayNameFound(g)) {
+		if !slices.ContainsFunc(values, func(v string) bool { return pat.MatchesValue(a, v) }) &&
+			(a != cell.Engine || !m.mayNameFound(g)) {
 			return pat, fmt.Errorf("%s=%s matches no %s (known: %s)", a, g, a, strings.Join(values, ", "))
 		}
 	}
@@ -343,12 +314,12 @@ func (m *Matrix) KnownDivergence(c Cell) *KnownDivergence {
 // Cell finds the cell with the given name (as Cell.Name prints it) in the
 // whole matrix, whatever the profile.
 func (m *Matrix) Cell(name string) (Cell, error) {
-	pat, err := ParsePattern(name)
+	want, err := cell.ParseKey(name)
 	if err != nil {
 		return Cell{}, fmt.Errorf("%w %q: %v", ErrUnknownCell, name, err)
 	}
-	for _, a := range Axes {
-		if _, ok := pat.globs[a]; !ok {
+	for _, a := range cell.Axes {
+		if want.Value(a) == "" {
 			return Cell{}, fmt.Errorf("%w %q: no %s", ErrUnknownCell, name, a)
 		}
 	}
@@ -361,7 +332,7 @@ func (m *Matrix) Cell(name string) (Cell, error) {
 							continue
 						}
 						c := Cell{Fixture: f, Platform: pl, Engine: en, BuildKit: bk, Exporter: ex}
-						if !slices.ContainsFunc(Axes, func(a Axis) bool { return c.Value(a) != pat.globs[a] }) {
+						if c.Name() == want.Name() {
 							return c, nil
 						}
 					}

@@ -83,14 +83,15 @@
 //	fixture=scratch-copy/platform=linux-amd64/engine=docker-26.1.5/buildkit=v0.19.0/exporter=docker
 //
 // The same axis=value form, with path.Match globs as values and in any order,
-// is a cell [Pattern], used by include and exclude rules and by known
-// divergences. A glob that matches no value of its axis is an error, as is a
+// is a cell pattern ([cell.Pattern]), used by include and exclude rules and by
+// known divergences. A glob that matches no value of its axis is an error, as is a
 // profile entry that selects nothing: a typo must not shrink the matrix
 // silently.
 //
 // [Cell.Group] names the cells that must agree, [Cell.Labels] gives Ginkgo
 // labels (engine:docker-20.10.24, kind:docker, ...), [Matrix.Cell] finds a
-// cell by name and [Matrix.KnownDivergence] the divergence that covers it.
+// cell by name, [Matrix.KnownDivergence] the divergence that covers it and
+// [Matrix.Known] the divergences as the reports judge them.
 //
 // # latest
 //

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func loadValid(t *testing.T) *Matrix {
@@ -218,48 +219,6 @@ func TestKnownDivergenceMatches(t *testing.T) {
 	}
 }
 
-func TestParsePattern(t *testing.T) {
-	for _, tt := range []struct{ in, err string }{
-		{"engine=docker-*", ""},
-		{"exporter=oci/fixture=one/platform=linux-*", ""},
-		{"", "empty cell pattern"},
-		{"engine", `"engine" is not axis=glob`},
-		{"kind=docker", `unknown axis "kind"`},
-		{"engine=a/engine=b", "axis engine given twice"},
-		{"engine=", "empty glob"},
-		{"engine=[a", "bad glob"},
-		{"platform=linux/amd64", ""},
-		{"platform=linux/arm/v7/engine=x", ""},
-		{"engine=x/linux", `"linux" is not axis=glob`},
-	} {
-		_, err := ParsePattern(tt.in)
-		switch {
-		case tt.err == "" && err != nil:
-			t.Errorf("ParsePattern(%q): %v", tt.in, err)
-		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
-			t.Errorf("ParsePattern(%q) = %v, want %q", tt.in, err, tt.err)
-		}
-	}
-}
-
-func TestPatternPlatformForms(t *testing.T) {
-	slash, err := ParsePattern("platform=linux/arm/v7/engine=docker-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g, _ := slash.Glob(AxisPlatform); g != "linux-arm-v7" {
-		t.Errorf("platform glob = %q", g)
-	}
-	for _, platform := range []string{"linux/arm/v7", "linux-arm-v7"} {
-		if !slash.MatchValues(map[Axis]string{AxisPlatform: platform, AxisEngine: "docker-26.1.5"}) {
-			t.Errorf("MatchValues(%s) = false", platform)
-		}
-	}
-	if slash.MatchValues(map[Axis]string{AxisPlatform: "linux/arm64", AxisEngine: "docker-26.1.5"}) {
-		t.Error("MatchValues(linux/arm64) = true")
-	}
-}
-
 func TestResolveLatest(t *testing.T) {
 	m := loadValid(t)
 	latest := m.BuildKit("latest")
@@ -306,4 +265,58 @@ func ExampleMatrix_Expand() {
 	// Output:
 	// fixture=one/platform=linux-amd64/engine=docker-20.10.24/buildkit=v0.19.0/exporter=docker
 	// fixture=one/platform=linux-amd64/engine=podman-4.3.1/buildkit=v0.19.0/exporter=docker
+}
+
+// The reports judge the known divergences of the project's matrix on every
+// cell as the matrix does.
+func TestKnownAsTheReportsJudgeIt(t *testing.T) {
+	m, err := Load("../../matrix.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, err := m.Expand("nightly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := m.Known()
+	if len(known) != len(m.KnownDivergences) || len(known) == 0 {
+		t.Fatalf("%d known divergences from %d", len(known), len(m.KnownDivergences))
+	}
+	matched := 0
+	for i, k := range known {
+		src := m.KnownDivergences[i]
+		if k.Cells != src.Cells || k.Link != src.Link || k.Reason != src.Reason {
+			t.Errorf("divergence %d: %+v from %+v", i, k, src)
+		}
+		if day := k.Expires.Format(DateLayout); day != src.Expires || k.Expires.Hour() != 23 {
+			t.Errorf("divergence %d expires %v, matrix says %s", i, k.Expires, src.Expires)
+		}
+		for _, c := range cells {
+			if c.Coords().Name() != c.Name() {
+				t.Errorf("coordinates %+v do not spell %s", c.Coords(), c.Name())
+			}
+			got, want := k.Matches(c.Coords()), src.Matches(c)
+			if got != want {
+				t.Errorf("%s on %s: %v, matrix says %v", k.Cells, c.Name(), got, want)
+			}
+			if got {
+				matched++
+			}
+		}
+	}
+	if matched == 0 {
+		t.Error("no cell matched any divergence: the test proves nothing")
+	}
+}
+
+func TestKnownWithoutExpiryDate(t *testing.T) {
+	if got := (&KnownDivergence{}).Known().Expires; !got.IsZero() {
+		t.Errorf("no date: expires %v, want never", got)
+	}
+	if got := (&KnownDivergence{Expires: "2027-05-31"}).Known().Expires; !got.Equal(time.Date(2027, 5, 31, 23, 59, 59, 0, time.UTC)) {
+		t.Errorf("expires %v", got)
+	}
+	if (*Matrix)(nil).Known() != nil {
+		t.Error("nil matrix")
+	}
 }

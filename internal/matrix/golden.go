@@ -5,31 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 
+	"github.com/opencontainers/go-digest"
 	"gopkg.in/yaml.v3"
+
+	"github.com/repro-matrix/repro-matrix/internal/cell"
 )
 
 // GoldensFileName is the default name of a fixture's golden digests file.
 const GoldensFileName = "golden.yaml"
 
-// splitGoldenKey splits "linux/arm64/v8/oci" into "linux/arm64/v8", "oci".
-func splitGoldenKey(key string) (platform, exporter string) {
-	i := strings.LastIndex(key, "/")
-	if i < 0 {
-		return "", key
-	}
-	return key[:i], key[i+1:]
-}
-
 func checkGoldenKey(key string) error {
-	platform, exporter := splitGoldenKey(key)
+	platform, exporter := cell.SplitGoldenKey(key)
 	if platform == "" || !nameRE.MatchString(exporter) {
 		return fmt.Errorf("key %q: want <platform>/<exporter>, e.g. linux/amd64/docker", key)
 	}
-	if _, err := ParsePlatform(platform); err != nil {
+	if _, err := cell.ParsePlatform(platform); err != nil {
 		return fmt.Errorf("key %q: %w", key, err)
 	}
 	return nil
@@ -67,8 +62,8 @@ type goldenError struct {
 // readGoldens reads a goldens file: a mapping from "<platform>/<exporter>"
 // to a digest. It returns the well-formed entries and a problem for each
 // other one; err is for a file that cannot be read or parsed at all.
-func readGoldens(file string) (map[string]Digest, []goldenError, error) {
-	goldens := map[string]Digest{}
+func readGoldens(file string) (map[string]digest.Digest, []goldenError, error) {
+	goldens := map[string]digest.Digest{}
 	data, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return goldens, nil, nil
@@ -119,7 +114,7 @@ func readGoldens(file string) (map[string]Digest, []goldenError, error) {
 // temporary file in the same folder and renamed over the old one, so that a
 // reader never sees half a file. Keys are sorted; callers that update some
 // goldens merge them with f.Goldens first.
-func WriteGoldens(f *Fixture, goldens map[string]Digest) error {
+func WriteGoldens(f *Fixture, goldens map[string]digest.Digest) error {
 	file := f.GoldensFile
 	if file == "" {
 		file = filepath.Join(f.Dir, GoldensFileName)
@@ -127,11 +122,11 @@ func WriteGoldens(f *Fixture, goldens map[string]Digest) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Golden image digests of fixture %s: <platform>/<exporter>: digest.\n", f.Name)
 	b.WriteString("# Written by `make goldens`; every cell of a group must build this digest.\n")
-	for _, k := range sortedKeys(goldens) {
+	for _, k := range slices.Sorted(maps.Keys(goldens)) {
 		if err := checkGoldenKey(k); err != nil {
 			return fmt.Errorf("write goldens of %s: %w", f.Name, err)
 		}
-		if _, err := ParseDigest(string(goldens[k])); err != nil {
+		if _, err := ParseDigest(goldens[k].String()); err != nil {
 			return fmt.Errorf("write goldens of %s: %s: %w", f.Name, k, err)
 		}
 		fmt.Fprintf(&b, "%s: %s\n", k, goldens[k])
@@ -140,10 +135,8 @@ func WriteGoldens(f *Fixture, goldens map[string]Digest) error {
 		return fmt.Errorf("write goldens of %s: %w", f.Name, err)
 	}
 	f.GoldensFile = file
-	f.Goldens = make(map[string]Digest, len(goldens))
-	for k, v := range goldens {
-		f.Goldens[k] = v
-	}
+	f.Goldens = make(map[string]digest.Digest, len(goldens))
+	maps.Copy(f.Goldens, goldens)
 	return nil
 }
 

@@ -5,14 +5,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/opencontainers/go-digest"
 )
 
 func TestWriteGoldens(t *testing.T) {
 	dir := t.TempDir()
 	f := &Fixture{Name: "x", Dir: dir, GoldensFile: filepath.Join(dir, "golden.yaml")}
-	d1 := Digest("sha256:" + strings.Repeat("a", 64))
-	d2 := Digest("sha256:" + strings.Repeat("b", 64))
-	goldens := map[string]Digest{"linux/arm64/oci": d2, "linux/amd64/docker": d1}
+	d1 := digest.Digest("sha256:" + strings.Repeat("a", 64))
+	d2 := digest.Digest("sha256:" + strings.Repeat("b", 64))
+	goldens := map[string]digest.Digest{"linux/arm64/oci": d2, "linux/amd64/docker": d1}
 	if err := WriteGoldens(f, goldens); err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +37,7 @@ func TestWriteGoldens(t *testing.T) {
 		t.Errorf("f.Goldens = %v", f.Goldens)
 	}
 	// Overwriting replaces the file whole.
-	if err := WriteGoldens(f, map[string]Digest{"linux/amd64/docker": d2}); err != nil {
+	if err := WriteGoldens(f, map[string]digest.Digest{"linux/amd64/docker": d2}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _, _ := readGoldens(f.GoldensFile); len(got) != 1 || got["linux/amd64/docker"] != d2 {
@@ -49,8 +51,8 @@ func TestWriteGoldens(t *testing.T) {
 func TestWriteGoldensRejects(t *testing.T) {
 	dir := t.TempDir()
 	f := &Fixture{Name: "x", Dir: dir}
-	good := Digest("sha256:" + strings.Repeat("a", 64))
-	for _, goldens := range []map[string]Digest{
+	good := digest.Digest("sha256:" + strings.Repeat("a", 64))
+	for _, goldens := range []map[string]digest.Digest{
 		{"linux/amd64/docker": "sha256:abc"},
 		{"docker": good},
 		{"linux/amd46/docker": good},

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -138,7 +139,7 @@ func (w walker) walk(n *yaml.Node, t reflect.Type, path string) bool {
 			ft, ok := fields[key]
 			return ft, ok
 		}, func(key string) string {
-			return fmt.Sprintf("unknown field %q (known: %s)", key, strings.Join(sortedKeys(fields), ", "))
+			return fmt.Sprintf("unknown field %q (known: %s)", key, strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
 		})
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
@@ -295,15 +296,6 @@ func joinPath(path, key string) string {
 		return key
 	}
 	return path + "." + key
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // setDefaults fills in what the file may leave out. It runs before

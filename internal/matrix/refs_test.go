@@ -48,22 +48,6 @@ func TestParseImageRef(t *testing.T) {
 	}
 }
 
-func TestParsePlatform(t *testing.T) {
-	for _, ok := range []string{"linux/amd64", "linux/arm64", "linux/arm/v7", "linux/arm64/v8", "linux/riscv64"} {
-		if p, err := ParsePlatform(ok); err != nil || p.String() != ok {
-			t.Errorf("ParsePlatform(%q) = %v, %v", ok, p, err)
-		}
-	}
-	for _, bad := range []string{"", "linux", "amd64/linux", "linux/amd46", "linux/amd64/v7", "linux/arm/v7/x", "Linux/amd64"} {
-		if _, err := ParsePlatform(bad); err == nil {
-			t.Errorf("ParsePlatform(%q) succeeded", bad)
-		}
-	}
-	if got := PlatformSlug("linux/arm/v7"); got != "linux-arm-v7" {
-		t.Errorf("PlatformSlug = %q", got)
-	}
-}
-
 func TestBuildKitRootless(t *testing.T) {
 	for image, want := range map[string]bool{
 		"moby/buildkit:v0.19.0-rootless@sha256:" + strings.Repeat("e", 64): true,

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
+	"github.com/repro-matrix/repro-matrix/internal/cell"
 	"github.com/repro-matrix/repro-matrix/internal/epoch"
 )
 
@@ -266,9 +269,10 @@ type Fixture struct {
 	GoldensFile     string            `yaml:"goldens,omitempty" json:"goldensFile"`
 	Base            *FixtureBase      `yaml:"base,omitempty" json:"base,omitempty"`
 
-	// Goldens holds golden.yaml: "<platform>/<exporter>" -> digest. Use
-	// Golden to look one up and WriteGoldens to change the file.
-	Goldens map[string]Digest `yaml:"-" json:"goldens,omitempty"`
+	// Goldens holds golden.yaml: "<platform>/<exporter>" (cell.GoldenKey)
+	// -> digest. Use Golden to look one up and WriteGoldens to change the
+	// file.
+	Goldens map[string]digest.Digest `yaml:"-" json:"goldens,omitempty"`
 }
 
 // BaseImageArg is the build argument that carries a fixture's base image.
@@ -301,14 +305,10 @@ func (f *Fixture) Epoch() int64 {
 	return 0
 }
 
-// GoldenKey is the key of a golden digest in golden.yaml:
-// "<platform>/<exporter>", e.g. "linux/amd64/docker".
-func GoldenKey(platform, exporter string) string { return platform + "/" + exporter }
-
 // Golden returns the golden digest of f built for platform with the named
 // exporter, if golden.yaml has one.
-func (f *Fixture) Golden(platform, exporter string) (Digest, bool) {
-	d, ok := f.Goldens[GoldenKey(platform, exporter)]
+func (f *Fixture) Golden(platform, exporter string) (digest.Digest, bool) {
+	d, ok := f.Goldens[cell.GoldenKey(platform, exporter)]
 	return d, ok
 }
 
@@ -414,28 +414,45 @@ type KnownDivergence struct {
 	Link    string `yaml:"link" json:"link"`
 	Expires string `yaml:"expires" json:"expires"`
 
-	pattern *Pattern
+	pattern *cell.Pattern
 }
 
-// Matches reports whether c is one of the divergence's cells. A divergence
-// whose pattern does not parse matches nothing (Load reports it).
+// Matches reports whether c is one of the divergence's cells (see
+// cell.Pattern; an engine taken as found also matches by its name
+// "<kind>-found"). A divergence whose pattern does not parse matches
+// nothing (Load reports it).
 func (k *KnownDivergence) Matches(c Cell) bool {
 	if k.pattern != nil {
-		return k.pattern.Matches(c)
+		return matches(*k.pattern, c)
 	}
-	p, err := ParsePattern(k.Cells)
-	if err != nil {
-		return false
-	}
-	return p.Matches(c)
+	p, err := cell.ParsePattern(k.Cells)
+	return err == nil && matches(p, c)
 }
 
-// Pattern returns the divergence's cell pattern, parsed.
-func (k *KnownDivergence) Pattern() (Pattern, error) {
-	if k.pattern != nil {
-		return *k.pattern, nil
+// Known is k as the reports judge it: its expiry day becomes the last
+// second of that day, UTC (a date that does not parse, which Load refuses,
+// never expires).
+func (k *KnownDivergence) Known() cell.KnownDivergence {
+	out := cell.KnownDivergence{Cells: k.Cells, Reason: k.Reason, Link: k.Link}
+	if d, err := time.Parse(DateLayout, k.Expires); err == nil {
+		out.Expires = d.Add(24*time.Hour - time.Second)
 	}
-	return ParsePattern(k.Cells)
+	return out
+}
+
+// Known returns the known divergences of m as the reports judge them (see
+// KnownDivergence.Known), in the order of the file; nil for a nil m.
+func (m *Matrix) Known() []cell.KnownDivergence {
+	if m == nil {
+		return nil
+	}
+	var out []cell.KnownDivergence
+	for _, k := range m.KnownDivergences {
+		if k != nil {
+			out = append(out, k.Known())
+		}
+	}
+	return out
 }
 
 // DefaultProfile is the profile that `make matrix` and the cells command use

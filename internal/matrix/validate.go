@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
+	"github.com/repro-matrix/repro-matrix/internal/cell"
 	"github.com/repro-matrix/repro-matrix/internal/epoch"
 )
 
@@ -267,15 +269,7 @@ func (m *Matrix) validateFixtures(p *problems, readGoldens bool) {
 		p.add("fixtures", "at least one fixture is required")
 	}
 	seen := map[string]string{}
-	exporters := map[string]bool{}
-	exportersOK := true // else a golden key's exporter may be a broken entry's
-	for _, e := range m.Exporters {
-		if e == nil || e.Name == "" {
-			exportersOK = false
-			continue
-		}
-		exporters[e.Name] = true
-	}
+	exporters := m.exporterNames()
 	for i, fx := range m.Fixtures {
 		f := fmt.Sprintf("fixtures[%d]", i)
 		if fx == nil {
@@ -289,57 +283,92 @@ func (m *Matrix) validateFixtures(p *problems, readGoldens bool) {
 			checkFixtureDir(p, f, fx)
 		}
 		checkFixtureBase(p, f, fx)
-		platforms := map[string]bool{}
-		platformsOK := true
-		for j, pl := range fx.Platforms {
-			pf := fmt.Sprintf("%s.platforms[%d]", f, j)
-			if _, err := ParsePlatform(pl); err != nil {
-				p.add(pf, "%v", err)
-				platformsOK = false
-				continue
-			}
-			if platforms[pl] {
-				p.add(pf, "duplicate platform %s", pl)
-			}
-			platforms[pl] = true
-		}
-		for _, k := range sortedKeys(fx.BuildArgs) {
-			switch {
-			case k == "SOURCE_DATE_EPOCH":
-				p.add(f+".buildArgs."+k, "set sourceDateEpoch or datetime instead")
-			case k == BaseImageArg:
-				p.add(f+".buildArgs."+k, "set base instead")
-			case !buildArgRE.MatchString(k):
-				p.add(f+".buildArgs."+k, "%q is not a build argument name", k)
-			}
-		}
-		switch {
-		case fx.SourceDateEpoch != nil && fx.Datetime != "":
-			p.add(f+".datetime", "sourceDateEpoch is set too: set exactly one")
-		case fx.SourceDateEpoch == nil && fx.Datetime == "":
-			p.add(f+".sourceDateEpoch", "required: set sourceDateEpoch (seconds) or datetime (ISO 8601)")
-		case fx.SourceDateEpoch != nil && *fx.SourceDateEpoch < 0:
-			p.add(f+".sourceDateEpoch", "%d: must be 0 or more", *fx.SourceDateEpoch)
-		case fx.Datetime != "":
-			t, err := epoch.ParseDatetime(fx.Datetime)
-			if err != nil {
-				p.add(f+".datetime", "%v", err)
-			} else if t.Unix() < 0 {
-				p.add(f+".datetime", "%q is before 1970", fx.Datetime)
-			}
-		}
+		platformsOK := checkFixturePlatforms(p, f, fx)
+		checkBuildArgs(p, f, fx)
+		checkFixtureEpoch(p, f, fx)
 		if readGoldens && fx.Dir != "" {
 			m.loadGoldens(p, i, fx)
 		}
-		for _, key := range sortedKeys(fx.Goldens) {
-			platform, exporter := splitGoldenKey(key)
-			gf := fmt.Sprintf("%s.goldens[%s]", f, key)
-			switch {
-			case !platforms[platform] && platformsOK:
-				p.addLine(gf, -1, "%s: platform %q is not one of the fixture's platforms (%s)", fx.GoldensFile, platform, strings.Join(fx.Platforms, ", "))
-			case !exporters[exporter] && exportersOK:
-				p.addLine(gf, -1, "%s: no exporter is named %q", fx.GoldensFile, exporter)
-			}
+		checkGoldenKeys(p, f, fx, platformsOK, exporters)
+	}
+}
+
+// exporterNames is the set of the exporters' names, or nil when an entry
+// is broken: a golden key's exporter may then be that entry's.
+func (m *Matrix) exporterNames() map[string]bool {
+	names := map[string]bool{}
+	for _, e := range m.Exporters {
+		if e == nil || e.Name == "" {
+			return nil
+		}
+		names[e.Name] = true
+	}
+	return names
+}
+
+// checkFixturePlatforms checks each platform and that none is listed twice;
+// it reports whether every platform parses.
+func checkFixturePlatforms(p *problems, f string, fx *Fixture) bool {
+	ok := true
+	for j, pl := range fx.Platforms {
+		pf := fmt.Sprintf("%s.platforms[%d]", f, j)
+		if _, err := cell.ParsePlatform(pl); err != nil {
+			p.add(pf, "%v", err)
+			ok = false
+			continue
+		}
+		if slices.Contains(fx.Platforms[:j], pl) {
+			p.add(pf, "duplicate platform %s", pl)
+		}
+	}
+	return ok
+}
+
+func checkBuildArgs(p *problems, f string, fx *Fixture) {
+	for _, k := range slices.Sorted(maps.Keys(fx.BuildArgs)) {
+		switch {
+		case k == "SOURCE_DATE_EPOCH":
+			p.add(f+".buildArgs."+k, "set sourceDateEpoch or datetime instead")
+		case k == BaseImageArg:
+			p.add(f+".buildArgs."+k, "set base instead")
+		case !buildArgRE.MatchString(k):
+			p.add(f+".buildArgs."+k, "%q is not a build argument name", k)
+		}
+	}
+}
+
+// checkFixtureEpoch checks that exactly one of sourceDateEpoch and datetime
+// is set, and that it is not before 1970.
+func checkFixtureEpoch(p *problems, f string, fx *Fixture) {
+	switch {
+	case fx.SourceDateEpoch != nil && fx.Datetime != "":
+		p.add(f+".datetime", "sourceDateEpoch is set too: set exactly one")
+	case fx.SourceDateEpoch == nil && fx.Datetime == "":
+		p.add(f+".sourceDateEpoch", "required: set sourceDateEpoch (seconds) or datetime (ISO 8601)")
+	case fx.SourceDateEpoch != nil && *fx.SourceDateEpoch < 0:
+		p.add(f+".sourceDateEpoch", "%d: must be 0 or more", *fx.SourceDateEpoch)
+	case fx.Datetime != "":
+		t, err := epoch.ParseDatetime(fx.Datetime)
+		if err != nil {
+			p.add(f+".datetime", "%v", err)
+		} else if t.Unix() < 0 {
+			p.add(f+".datetime", "%q is before 1970", fx.Datetime)
+		}
+	}
+}
+
+// checkGoldenKeys checks that every golden key names one of the fixture's
+// platforms (when they all parse) and an exporter (exporters nil: cannot
+// tell).
+func checkGoldenKeys(p *problems, f string, fx *Fixture, platformsOK bool, exporters map[string]bool) {
+	for _, key := range slices.Sorted(maps.Keys(fx.Goldens)) {
+		platform, exporter := cell.SplitGoldenKey(key)
+		gf := fmt.Sprintf("%s.goldens[%s]", f, key)
+		switch {
+		case platformsOK && !slices.Contains(fx.Platforms, platform):
+			p.addLine(gf, -1, "%s: platform %q is not one of the fixture's platforms (%s)", fx.GoldensFile, platform, strings.Join(fx.Platforms, ", "))
+		case exporters != nil && !exporters[exporter]:
+			p.addLine(gf, -1, "%s: no exporter is named %q", fx.GoldensFile, exporter)
 		}
 	}
 }

@@ -8,6 +8,4 @@ var (
 	ErrDuplicateCell = errors.New("duplicate cell")
 	// ErrRunMismatch: shards that do not belong to the same run (Merge).
 	ErrRunMismatch = errors.New("shards of different runs")
-	// ErrEmptyPattern: a known divergence without a Match function has no cells pattern.
-	ErrEmptyPattern = errors.New("empty pattern")
 )

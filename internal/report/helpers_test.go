@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/repro-matrix/repro-matrix/internal/cell"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -23,13 +25,13 @@ var (
 	dC = dg("c")
 )
 
-// cell builds a result; the options adjust it.
-func cell(fixture, platform, engine, buildkit, exporter, digest, golden string, opts ...func(*CellResult)) CellResult {
-	a := Axes{Fixture: fixture, Platform: platform, Engine: engine, BuildKit: buildkit, Exporter: exporter}
+// result builds a cell's result; the options adjust it.
+func result(fixture, platform, engine, buildkit, exporter, digest, golden string, opts ...func(*CellResult)) CellResult {
+	a := cell.Coords{Fixture: fixture, Platform: platform, Engine: engine, BuildKit: buildkit, Exporter: exporter}
 	r := CellResult{
-		Name:    "fixture=" + fixture + "/platform=" + platform + "/engine=" + engine + "/buildkit=" + buildkit + "/exporter=" + exporter,
+		Name:    a.Name(),
 		Axes:    a,
-		Group:   GroupKeyOf(a),
+		Group:   a.Group(),
 		Digest:  digest,
 		Golden:  golden,
 		Tarball: "reports/tarballs/" + engine + "-" + buildkit + "-" + platform + "-" + exporter + ".tar",
@@ -79,12 +81,12 @@ func four(digests [4]string, golden string, opts ...map[int][]func(*CellResult))
 		if len(opts) > 0 {
 			o = opts[0][i]
 		}
-		out = append(out, cell("timestamps", "linux-amd64", e[0], e[1], "docker", digests[i], golden, o...))
+		out = append(out, result("timestamps", "linux-amd64", e[0], e[1], "docker", digests[i], golden, o...))
 	}
 	return out
 }
 
-func newRun(results []CellResult, known []KnownDivergence) Run {
+func newRun(results []CellResult, known []cell.KnownDivergence) Run {
 	r := Run{
 		ID: "nightly-2026-05-01", Profile: "nightly",
 		Started: t0, Finished: t0.Add(42*time.Minute + 10*time.Second),

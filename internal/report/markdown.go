@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 )
 
 // slowestCells is how many cells the "Slowest cells" table lists.
@@ -54,14 +54,35 @@ func renderMarkdown(run Run, compact bool) []byte {
 	run.Verdicts = run.verdicts()
 	results := slices.Clone(run.Results)
 	sortResults(results)
-	v := run.Verdicts
 	var b md
+	writeTitle(&b, run, results)
+	writeAttention(&b, run.Verdicts, results)
+	byFixture := map[string][]GroupVerdict{}
+	cells := map[string]CellVerdict{}
+	for _, g := range run.Verdicts.Groups {
+		for _, cv := range g.Cells {
+			cells[cv.Name] = cv
+		}
+		if g.Key != "" {
+			byFixture[g.Fixture] = append(byFixture[g.Fixture], g)
+		}
+	}
+	for _, fx := range slices.SortedFunc(maps.Keys(byFixture), natural) {
+		writeFixture(&b, fx, byFixture[fx], results, cells, compact)
+	}
+	writeKnown(&b, run.Verdicts.Known)
+	writeEnvironment(&b, run, results)
+	writeSlowest(&b, results)
+	return b.Bytes()
+}
 
-	// Title and counts.
+// writeTitle writes the verdict of the run, what run it was, its set-up
+// steps, where its images came from and the counts of verdicts.
+func writeTitle(b *md, run Run, results []CellResult) {
 	switch {
 	case run.Interrupted:
 		b.l("# repro-matrix: ⏸ INTERRUPTED (failed)")
-	case v.Failed():
+	case run.Verdicts.Failed():
 		b.l("# repro-matrix: ❌ FAILED")
 	default:
 		b.l("# repro-matrix: ✅ PASSED")
@@ -86,14 +107,14 @@ func renderMarkdown(run Run, compact bool) []byte {
 	}
 	if len(run.Setup) > 0 {
 		var steps []string
-		for _, k := range sortedKeys(run.Setup) {
+		for _, k := range slices.SortedFunc(maps.Keys(run.Setup), natural) {
 			steps = append(steps, k+" "+dur(run.Setup[k]))
 		}
 		b.l("set-up: %s", strings.Join(steps, " · "))
 		b.l("")
 	}
-	writeOrigins(&b, results)
-	c := v.Counts
+	writeOrigins(b, results)
+	c := run.Verdicts.Counts
 	b.l("**Groups (%d):** %s  ", c.Groups, countLine(c.Group, groupStates, groupLabel))
 	b.l("**Cells (%d):** %s", c.Cells, countLine(c.Cell, cellStates, cellStateLabel))
 	b.l("")
@@ -102,144 +123,129 @@ func renderMarkdown(run Run, compact bool) []byte {
 		b.l("> The run was interrupted: cells that did not finish are marked ⏸ and their groups fail.")
 		b.l("")
 	}
+}
 
-	// What needs attention, at the top.
+// writeAttention lists, at the top, the groups that fail and the known
+// divergences to look at again.
+func writeAttention(b *md, v Verdicts, results []CellResult) {
 	var attention []string
 	for _, g := range v.Groups {
-		if g.Fails() {
-			line := fmt.Sprintf("%s %s: %s", groupMark(g.State), groupRef(g), groupLabel(g.State))
-			if g.Key == "" {
-				line += ": " + text(g.Message)
-			} else if notes := groupNotes(g, results); len(notes) > 0 {
-				line += ": " + strings.Join(notes, "; ")
-			}
-			attention = append(attention, line)
+		if !g.Fails() {
+			continue
 		}
+		line := fmt.Sprintf("%s %s: %s", groupMark(g.State), groupRef(g), groupLabel(g.State))
+		if g.Key == "" {
+			line += ": " + text(g.Message)
+		} else if notes := groupNotes(g, results); len(notes) > 0 {
+			line += ": " + strings.Join(notes, "; ")
+		}
+		attention = append(attention, line)
 	}
 	for _, k := range v.Known {
 		if k.State == KnownNoLongerHappens || k.State == KnownExpired || k.State == KnownInvalid {
 			attention = append(attention, fmt.Sprintf("%s known divergence %s: %s", knownMark(k.State), code(k.Cells), text(k.Note)))
 		}
 	}
-	if len(attention) > 0 {
-		b.l("## Needs attention")
-		b.l("")
-		for _, a := range attention {
-			b.l("- %s", a)
-		}
-		b.l("")
+	if len(attention) == 0 {
+		return
 	}
-
-	// One section per fixture.
-	byFixture := map[string][]GroupVerdict{}
-	var fixtures []string
-	for _, g := range v.Groups {
-		if g.Key == "" {
-			continue
-		}
-		if _, ok := byFixture[g.Fixture]; !ok {
-			fixtures = append(fixtures, g.Fixture)
-		}
-		byFixture[g.Fixture] = append(byFixture[g.Fixture], g)
+	b.l("## Needs attention")
+	b.l("")
+	for _, a := range attention {
+		b.l("- %s", a)
 	}
-	slices.SortFunc(fixtures, natural)
-	cellByName := map[string]CellVerdict{}
-	for _, g := range v.Groups {
-		for _, cv := range g.Cells {
-			cellByName[cv.Name] = cv
-		}
-	}
-	for _, fx := range fixtures {
-		writeFixture(&b, fx, byFixture[fx], results, cellByName, compact)
-	}
-
-	writeKnown(&b, v.Known)
-	writeEnvironment(&b, run, results)
-	writeSlowest(&b, results)
-	return b.Bytes()
+	b.l("")
 }
 
+// writeFixture writes a fixture's section: its table of cells, its table
+// of group verdicts, and what explains each group that does not simply
+// agree.
 func writeFixture(b *md, fixture string, groups []GroupVerdict, results []CellResult, cells map[string]CellVerdict, compact bool) {
 	b.l("## Fixture %s", code(fixture))
 	b.l("")
-
-	type col struct{ platform, exporter string }
-	type row struct{ engine, buildkit string }
-	var cols []col
-	var rows []row
-	at := map[row]map[col][]CellResult{}
-	var fxResults []CellResult
+	var own []CellResult
 	for _, r := range results {
-		if r.Axes.Fixture != fixture {
-			continue
+		if r.Axes.Fixture == fixture {
+			own = append(own, r)
 		}
-		fxResults = append(fxResults, r)
-		cl, rw := col{r.Axes.Platform, r.Axes.Exporter}, row{r.Axes.Engine, r.Axes.BuildKit}
-		if !slices.Contains(cols, cl) {
-			cols = append(cols, cl)
-		}
-		if _, ok := at[rw]; !ok {
-			rows = append(rows, rw)
-			at[rw] = map[col][]CellResult{}
-		}
-		at[rw][cl] = append(at[rw][cl], r)
 	}
-	slices.SortFunc(cols, func(a, b col) int {
-		return cmp.Or(natural(a.platform, b.platform), natural(a.exporter, b.exporter))
-	})
-	slices.SortFunc(rows, func(a, b row) int {
-		return cmp.Or(natural(a.engine, b.engine), natural(a.buildkit, b.buildkit))
-	})
-
-	if len(rows) > 0 {
-		heads := []string{"engine · buildkit"}
-		for _, cl := range cols {
-			heads = append(heads, text(cl.platform)+" · "+text(cl.exporter))
-		}
-		b.header(heads...)
-		for _, rw := range rows {
-			b.f("| %s · %s |", code(rw.engine), code(rw.buildkit))
-			for _, cl := range cols {
-				var marks []string
-				for _, r := range at[rw][cl] {
-					marks = append(marks, cellMark(cells[r.Name]))
-				}
-				if len(marks) == 0 {
-					marks = []string{"—"}
-				}
-				b.f(" %s |", strings.Join(marks, "<br>"))
-			}
-			b.l("")
-		}
-		b.l("")
-	}
-
+	writeCellTable(b, own, cells)
 	b.l("| platform · exporter | verdict | cells | reference | golden | notes |")
 	b.l("| --- | --- | --- | --- | --- | --- |")
 	for _, g := range groups {
 		b.l("| %s · %s | %s | %d | %s | %s | %s |", text(g.Platform), text(g.Exporter),
 			groupMark(g.State)+" "+groupLabel(g.State), len(g.Cells), short(g.ReferenceDigest), short(g.Golden),
-			strings.Join(groupNotes(g, fxResults), "<br>"))
+			strings.Join(groupNotes(g, own), "<br>"))
 	}
 	b.l("")
-
 	for _, g := range groups {
-		if g.State == GroupAgree || g.State == GroupAgreeSingle {
-			continue
+		if g.State != GroupAgree && g.State != GroupAgreeSingle {
+			writeGroupDetails(b, g, own, compact)
 		}
-		b.l("**%s %s · %s: %s**", groupMark(g.State), text(g.Platform), text(g.Exporter), groupLabel(g.State))
-		b.l("")
-		writeFence(b, "text", g.Message)
-		if compact {
-			continue
+	}
+}
+
+// writeCellTable writes a fixture's cells as a table: engine x BuildKit
+// rows, platform x exporter columns, each cell's mark.
+func writeCellTable(b *md, results []CellResult, cells map[string]CellVerdict) {
+	type col struct{ platform, exporter string }
+	type row struct{ engine, buildkit string }
+	at := map[row]map[col][]CellResult{}
+	colSet := map[col]bool{}
+	for _, r := range results {
+		cl, rw := col{r.Axes.Platform, r.Axes.Exporter}, row{r.Axes.Engine, r.Axes.BuildKit}
+		colSet[cl] = true
+		if at[rw] == nil {
+			at[rw] = map[col][]CellResult{}
 		}
-		for _, p := range g.Pairs {
-			writePair(b, p, fxResults)
-		}
-		for _, r := range fxResults {
-			if r.groupKey() == g.Key && slices.Contains(g.Failed, r.Name) {
-				writeFailure(b, r)
+		at[rw][cl] = append(at[rw][cl], r)
+	}
+	if len(at) == 0 {
+		return
+	}
+	cols := slices.SortedFunc(maps.Keys(colSet), func(a, b col) int {
+		return cmp.Or(natural(a.platform, b.platform), natural(a.exporter, b.exporter))
+	})
+	rows := slices.SortedFunc(maps.Keys(at), func(a, b row) int {
+		return cmp.Or(natural(a.engine, b.engine), natural(a.buildkit, b.buildkit))
+	})
+	heads := []string{"engine · buildkit"}
+	for _, cl := range cols {
+		heads = append(heads, text(cl.platform)+" · "+text(cl.exporter))
+	}
+	b.header(heads...)
+	for _, rw := range rows {
+		b.f("| %s · %s |", code(rw.engine), code(rw.buildkit))
+		for _, cl := range cols {
+			var marks []string
+			for _, r := range at[rw][cl] {
+				marks = append(marks, cellMark(cells[r.Name]))
 			}
+			if len(marks) == 0 {
+				marks = []string{"—"}
+			}
+			b.f(" %s |", strings.Join(marks, "<br>"))
+		}
+		b.l("")
+	}
+	b.l("")
+}
+
+// writeGroupDetails writes a group's message and, unless compact, the
+// diffs of its pairs and the errors of its failed cells.
+func writeGroupDetails(b *md, g GroupVerdict, results []CellResult, compact bool) {
+	b.l("**%s %s · %s: %s**", groupMark(g.State), text(g.Platform), text(g.Exporter), groupLabel(g.State))
+	b.l("")
+	writeFence(b, "text", g.Message)
+	if compact {
+		return
+	}
+	for _, p := range g.Pairs {
+		writePair(b, p, results)
+	}
+	for _, r := range results {
+		if r.groupKey() == g.Key && slices.Contains(g.Failed, r.Name) {
+			writeFailure(b, r)
 		}
 	}
 }
@@ -321,14 +327,14 @@ func writeEnvironment(b *md, run Run, results []CellResult) {
 	if len(envs) == 0 {
 		return
 	}
-	engines := sortedKeys(envs)
+	engines := slices.SortedFunc(maps.Keys(envs), natural)
 	keySet := map[string]bool{}
 	for _, e := range engines {
 		for k := range envs[e] {
 			keySet[k] = true
 		}
 	}
-	keys := sortedKeys(keySet)
+	keys := slices.SortedFunc(maps.Keys(keySet), natural)
 	// A row that only repeats the column header says nothing.
 	keys = slices.DeleteFunc(keys, func(k string) bool {
 		for _, e := range engines {
@@ -431,7 +437,7 @@ func writeSlowest(b *md, results []CellResult) {
 			}
 		}
 	}
-	phases := sortedKeys(phaseSet)
+	phases := slices.SortedFunc(maps.Keys(phaseSet), natural)
 	b.l("## Slowest cells")
 	b.l("")
 	heads := []string{"cell", "total"}
@@ -451,307 +457,4 @@ func writeSlowest(b *md, results []CellResult) {
 		b.l("")
 	}
 	b.l("")
-}
-
-// --- labels and marks ---
-
-func groupLabel(s GroupState) string {
-	switch s {
-	case GroupAgreeSingle:
-		return "one cell only"
-	case GroupGoldenMismatch:
-		return "golden mismatch"
-	}
-	return string(s)
-}
-
-func groupMark(s GroupState) string {
-	switch s {
-	case GroupAgree:
-		return "✅"
-	case GroupAgreeSingle, GroupKnown:
-		return "⚠️"
-	case GroupFailed:
-		return "💥"
-	case GroupInterrupted:
-		return "⏸"
-	}
-	return "❌"
-}
-
-func cellLabel(name string, results []CellResult) string {
-	for _, r := range results {
-		if r.Name == name {
-			return r.Axes.Engine + " · " + r.Axes.BuildKit
-		}
-	}
-	return name
-}
-
-func cellStateLabel(s CellState) string {
-	switch s {
-	case CellMatch:
-		return "match golden"
-	case CellMismatch:
-		return "differ from golden"
-	case CellNoGolden:
-		return "no golden"
-	}
-	return string(s)
-}
-
-func knownMark(s KnownState) string {
-	switch s {
-	case KnownActive:
-		return "⚠️"
-	case KnownNoLongerHappens:
-		return "🧹"
-	case KnownNotExercised:
-		return "❔"
-	case KnownExpired:
-		return "⌛"
-	}
-	return "❌"
-}
-
-// cellMark is the matrix-table entry of a cell.
-func cellMark(c CellVerdict) string {
-	switch {
-	case c.State == CellFailed:
-		return "💥 build failed"
-	case c.State == CellInterrupted:
-		return "⏸ interrupted"
-	case c.Known != nil:
-		return "⚠️ " + short(c.Digest) + " (known)"
-	case c.Agrees && c.State != CellMismatch:
-		return "✅ " + short(c.Digest)
-	}
-	return "❌ " + short(c.Digest)
-}
-
-// groupNotes are short Markdown notes on a group: what is odd, which cells
-// differ, failed or were interrupted, and the known divergences' links.
-func groupNotes(g GroupVerdict, results []CellResult) []string {
-	var notes []string
-	switch g.State {
-	case GroupAgreeSingle:
-		notes = append(notes, "only one cell: nothing to compare")
-	case GroupEmpty:
-		notes = append(notes, "no cells: nothing compared")
-	case GroupGoldenMismatch:
-		notes = append(notes, "cells agree on "+short(g.ReferenceDigest)+", golden is "+short(g.Golden))
-	}
-	if g.Golden == "" && g.State != GroupEmpty {
-		notes = append(notes, "no golden recorded")
-	}
-	for _, c := range g.Cells {
-		lbl := code(cellLabel(c.Name, results))
-		switch {
-		case c.State == CellFailed:
-			notes = append(notes, "💥 "+lbl)
-		case c.State == CellInterrupted:
-			notes = append(notes, "⏸ "+lbl)
-		case c.State.built() && !c.Agrees && c.Known != nil:
-			notes = append(notes, "⚠️ "+lbl+" "+short(c.Digest))
-		case c.State.built() && !c.Agrees:
-			notes = append(notes, "❌ "+lbl+" "+short(c.Digest))
-		}
-	}
-	for _, k := range g.Known {
-		notes = append(notes, "known: "+link(k.Link))
-	}
-	return notes
-}
-
-func countLine[S ~string](m map[S]int, order []S, label func(S) string) string {
-	var parts []string
-	for _, s := range order {
-		if m[s] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", m[s], label(s)))
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, " · ")
-}
-
-func groupRef(g GroupVerdict) string {
-	if g.Key == "" {
-		return "run"
-	}
-	return code(g.Key)
-}
-
-// --- text helpers ---
-
-// short is a code span of the short digest: "sha256:" + 12 hex characters.
-func short(d string) string {
-	if d == "" {
-		return "—"
-	}
-	return code(shortPlain(d))
-}
-
-// ShortDigest is "sha256:" and the first 12 hex characters of a digest.
-func ShortDigest(d string) string { return shortPlain(d) }
-
-func shortPlain(d string) string {
-	alg, hex, ok := strings.Cut(d, ":")
-	if !ok {
-		return d
-	}
-	if len(hex) > 12 {
-		hex = hex[:12]
-	}
-	return alg + ":" + hex
-}
-
-// code is an inline code span that is safe in a table cell.
-func code(s string) string {
-	s = oneLine(s)
-	run, longest := 0, 0
-	for _, r := range s {
-		if r == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	fence := strings.Repeat("`", longest+1)
-	pad := ""
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
-		pad = " "
-	}
-	return fence + pad + strings.ReplaceAll(s, "|", `\|`) + pad + fence
-}
-
-var mdEscaper = strings.NewReplacer(`\`, `\\`, "|", `\|`, "*", `\*`, "_", `\_`, "`", "\\`",
-	"[", `\[`, "]", `\]`, "<", "&lt;", ">", "&gt;")
-
-// text escapes s for inline Markdown (tables included).
-func text(s string) string { return mdEscaper.Replace(oneLine(s)) }
-
-func oneLine(s string) string {
-	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }), " ")
-}
-
-func link(u string) string {
-	if u == "" {
-		return "—"
-	}
-	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
-		return code(u)
-	}
-	esc := strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "|", "%7C", "<", "%3C", ">", "%3E").Replace(u)
-	return "[" + text(shortLink(u)) + "](" + esc + ")"
-}
-
-// shortLink shows "owner/repo#123" for GitHub issue and pull links.
-func shortLink(u string) string {
-	rest, ok := strings.CutPrefix(u, "https://github.com/")
-	if !ok {
-		return u
-	}
-	parts := strings.Split(strings.TrimSuffix(rest, "/"), "/")
-	if len(parts) == 4 && (parts[2] == "issues" || parts[2] == "pull") {
-		return parts[0] + "/" + parts[1] + "#" + parts[3]
-	}
-	return u
-}
-
-// writeFence writes s in a fenced code block longer than any backtick run in s.
-func writeFence(b *md, lang, s string) {
-	longest, run := 0, 0
-	for _, r := range s {
-		if r == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	fence := strings.Repeat("`", max(3, longest+1))
-	b.l("%s%s", fence, lang)
-	b.l("%s", strings.TrimRight(s, "\n"))
-	b.l("%s", fence)
-	b.l("")
-}
-
-// tail keeps the end of a long error text, where builds say what failed.
-func tail(s string) string {
-	s = strings.TrimRight(s, "\n")
-	lines := strings.Split(s, "\n")
-	cut := false
-	if len(lines) > errorTailLines {
-		lines, cut = lines[len(lines)-errorTailLines:], true
-	}
-	out := strings.Join(lines, "\n")
-	if len(out) > errorTailBytes {
-		out, cut = out[len(out)-errorTailBytes:], true
-		if i := strings.IndexByte(out, '\n'); i >= 0 {
-			out = out[i+1:]
-		}
-	}
-	if cut {
-		out = "[… earlier output cut; the whole text is in the JSON results]\n" + out
-	}
-	return out
-}
-
-func dur(d time.Duration) string {
-	switch {
-	case d >= time.Second:
-		return d.Round(100 * time.Millisecond).String()
-	case d >= time.Millisecond:
-		return d.Round(time.Millisecond).String()
-	}
-	return d.String()
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, natural)
-	return keys
-}
-
-// natural compares strings with digit runs compared as numbers, so that
-// v0.9.0 sorts before v0.16.0; equal under that order, bytes decide.
-func natural(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	i, j := 0, 0
-	for i < len(ra) && j < len(rb) {
-		if unicode.IsDigit(ra[i]) && unicode.IsDigit(rb[j]) {
-			si, sj := i, j
-			for i < len(ra) && unicode.IsDigit(ra[i]) {
-				i++
-			}
-			for j < len(rb) && unicode.IsDigit(rb[j]) {
-				j++
-			}
-			na := strings.TrimLeft(string(ra[si:i]), "0")
-			nb := strings.TrimLeft(string(rb[sj:j]), "0")
-			if c := cmp.Or(cmp.Compare(len(na), len(nb)), strings.Compare(na, nb)); c != 0 {
-				return c
-			}
-			continue
-		}
-		if c := cmp.Compare(ra[i], rb[j]); c != 0 {
-			return c
-		}
-		i++
-		j++
-	}
-	return cmp.Or(cmp.Compare(len(ra)-i, len(rb)-j), strings.Compare(a, b))
 }

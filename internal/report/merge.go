@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/repro-matrix/repro-matrix/internal/cell"
 )
 
 // ErrNotResults: a file that decodes but is not a results.json written by
@@ -63,8 +65,8 @@ func Merge(runs ...Run) (Run, error) {
 //   - The run starts with the earliest shard and finishes with the latest;
 //     it is interrupted if any shard was. Set-up durations are the longest
 //     of each step (shards run side by side).
-//   - Known divergences are joined (first copy wins, a copy with a Match
-//     function preferred), engines too (first value of each field wins).
+//   - Known divergences are joined (one copy of each), engines too (first
+//     value of each field wins).
 //   - Every group a shard reported stays, even without results (GroupEmpty).
 //   - A pair that a shard explained keeps the shard's diff, summary and
 //     hints (the tarballs stay with the shards); a pair whose cells no
@@ -146,14 +148,10 @@ func (m *merger) times(r Run) {
 	out.Interrupted = out.Interrupted || r.Interrupted
 }
 
-func (m *merger) known(known []KnownDivergence) {
+func (m *merger) known(known []cell.KnownDivergence) {
 	for _, k := range known {
-		j := slices.IndexFunc(m.out.Known, func(x KnownDivergence) bool { return sameKnown(x, k) })
-		switch {
-		case j < 0:
+		if !slices.ContainsFunc(m.out.Known, func(x cell.KnownDivergence) bool { return sameKnown(x, k) }) {
 			m.out.Known = append(m.out.Known, k)
-		case m.out.Known[j].Match == nil && k.Match != nil:
-			m.out.Known[j].Match = k.Match
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/repro-matrix/repro-matrix/internal/cell"
 )
 
 // fullRun is a run with two fixtures and most states at once, a diff
@@ -25,24 +27,24 @@ func fullRun() Run {
 		if e[0] == "podman-4" {
 			d = dB
 		}
-		rs = append(rs, cell("timestamps", "linux-amd64", e[0], e[1], "oci", d, dC))
+		rs = append(rs, result("timestamps", "linux-amd64", e[0], e[1], "oci", d, dC))
 	}
 	// timestamps / linux-arm64 / docker: a failed cell and an interrupted one.
 	rs = append(rs,
-		cell("timestamps", "linux-arm64", "docker-28", "v0.34.2", "docker", dA, dA, took(5*time.Minute)),
-		cell("timestamps", "linux-arm64", "podman-5", "v0.34.2", "docker", "", dA,
+		result("timestamps", "linux-arm64", "docker-28", "v0.34.2", "docker", dA, dA, took(5*time.Minute)),
+		result("timestamps", "linux-arm64", "podman-5", "v0.34.2", "docker", "", dA,
 			failed("buildctl: exit status 1\nerror: failed to solve: process \"/bin/sh -c apt-get install -y `cat pkgs`\" did not complete successfully: exit code: 100")),
-		cell("timestamps", "linux-arm64", "docker-20", "v0.19.0", "docker", "", dA, interrupted),
+		result("timestamps", "linux-arm64", "docker-20", "v0.19.0", "docker", "", dA, interrupted),
 	)
 	// umask / linux-amd64 / docker: one cell only, no golden.
-	rs = append(rs, cell("umask", "linux-amd64", "docker-28", "v0.34.2", "docker", dC, "", took(2*time.Minute)))
+	rs = append(rs, result("umask", "linux-amd64", "docker-28", "v0.34.2", "docker", dC, "", took(2*time.Minute)))
 	// umask / linux-amd64 / oci: agree with each other, not with golden.
 	rs = append(rs,
-		cell("umask", "linux-amd64", "docker-28", "v0.34.2", "oci", dB, dA),
-		cell("umask", "linux-amd64", "podman-5", "v0.34.2", "oci", dB, dA, took(90*time.Second)),
-		cell("umask", "linux-amd64", "docker-28", "v0.19.0", "oci", dB, dA),
+		result("umask", "linux-amd64", "docker-28", "v0.34.2", "oci", dB, dA),
+		result("umask", "linux-amd64", "podman-5", "v0.34.2", "oci", dB, dA, took(90*time.Second)),
+		result("umask", "linux-amd64", "docker-28", "v0.19.0", "oci", dB, dA),
 	)
-	run := newRun(rs, []KnownDivergence{
+	run := newRun(rs, []cell.KnownDivergence{
 		{Cells: "engine=podman-4/exporter=oci", Reason: "podman 4.3 sets org.opencontainers.image.created", Link: issue, Expires: time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)},
 		{Cells: "engine=docker-20/exporter=docker", Reason: "docker 20.10 drops rewrite-timestamp", Link: "https://github.com/moby/moby/issues/47000"},
 	})
@@ -331,7 +333,7 @@ func TestAtomicWrite(t *testing.T) {
 
 func TestMerge(t *testing.T) {
 	rs := four([4]string{dA, dA, dB, dA}, dA)
-	known := []KnownDivergence{{Cells: "engine=podman-4", Link: issue}}
+	known := []cell.KnownDivergence{{Cells: "engine=podman-4", Link: issue}}
 	shard := func(i int, cells ...CellResult) Run {
 		return Run{
 			ID: "nightly", Profile: "nightly", Started: t0.Add(time.Duration(i) * time.Second),
@@ -399,7 +401,7 @@ func TestNatural(t *testing.T) {
 
 func TestMarkdownShowsSetUpTimings(t *testing.T) {
 	run := Run{ID: "r", Results: []CellResult{{Name: "fixture=f/platform=linux-amd64/engine=e/buildkit=b/exporter=docker",
-		Axes: Axes{Fixture: "f", Platform: "linux-amd64", Engine: "e", BuildKit: "b", Exporter: "docker"}, Digest: "sha256:" + strings.Repeat("a", 64)}},
+		Axes: cell.Coords{Fixture: "f", Platform: "linux-amd64", Engine: "e", BuildKit: "b", Exporter: "docker"}, Digest: "sha256:" + strings.Repeat("a", 64)}},
 		Setup: Durations{"engines": 90 * time.Second, "buildkit-images": 12 * time.Second}}
 	var b strings.Builder
 	if err := WriteMarkdown(&b, run); err != nil {
@@ -413,9 +415,9 @@ func TestMarkdownShowsSetUpTimings(t *testing.T) {
 func TestOriginsListedOncePerImage(t *testing.T) {
 	pulled := "pulled docker.io/moby/buildkit:v0.19.0@sha256:" + strings.Repeat("a", 64)
 	results := []CellResult{
-		{Axes: Axes{BuildKit: "v0.19.0", Engine: "docker-20.10.24"}, Env: map[string]string{EnvBuildKitOrigin: pulled, EnvEngineOrigin: "host"}},
-		{Axes: Axes{BuildKit: "v0.19.0", Engine: "docker-26.1.5"}, Env: map[string]string{EnvBuildKitOrigin: pulled, EnvEngineOrigin: "built from debian trixie docker.io"}},
-		{Axes: Axes{BuildKit: "v0.26.3", Engine: "docker-26.1.5"}}, // failed before its environment was read
+		{Axes: cell.Coords{BuildKit: "v0.19.0", Engine: "docker-20.10.24"}, Env: map[string]string{EnvBuildKitOrigin: pulled, EnvEngineOrigin: "host"}},
+		{Axes: cell.Coords{BuildKit: "v0.19.0", Engine: "docker-26.1.5"}, Env: map[string]string{EnvBuildKitOrigin: pulled, EnvEngineOrigin: "built from debian trixie docker.io"}},
+		{Axes: cell.Coords{BuildKit: "v0.26.3", Engine: "docker-26.1.5"}}, // failed before its environment was read
 	}
 	got := origins(results)
 	want := []string{"buildkit=v0.19.0: " + pulled, "engine=docker-26.1.5: built from debian trixie docker.io"}

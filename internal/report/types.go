@@ -1,10 +1,15 @@
 // Package report turns the results of a matrix run into verdicts and
-// reports: per-cell golden checks, per-group equality verdicts, a Markdown
-// summary (also for $GITHUB_STEP_SUMMARY) and a JSON file of all results.
+// reports. It is the one place verdicts are decided: per cell against the
+// golden digest (CheckCell, which the suite's specs ask), per group of cells
+// that must agree (Evaluate), and the golden digests a run proposes
+// (ProposeGoldens, which `repro-matrix goldens` records). It writes a
+// Markdown summary (also for $GITHUB_STEP_SUMMARY), JUnit XML and a JSON
+// file of all results, and merges the results of a sharded run.
 //
 // The package is plain Go: it imports neither Ginkgo/Gomega nor
-// internal/matrix. Its input types (Axes, CellResult, KnownDivergence) are
-// defined here and filled by the callers.
+// internal/matrix. A cell is named in internal/cell's vocabulary: its
+// coordinates (cell.Coords), group key and known divergences
+// (cell.KnownDivergence, matched with cell patterns).
 //
 // Durations are written to JSON as seconds (a float with millisecond
 // precision) in fields whose names end in "_seconds".
@@ -14,31 +19,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strings"
 	"time"
+
+	"github.com/repro-matrix/repro-matrix/internal/cell"
 )
-
-// Axes are the coordinates of one cell of the matrix.
-type Axes struct {
-	Fixture  string `json:"fixture"`
-	Platform string `json:"platform"`
-	Engine   string `json:"engine"`
-	BuildKit string `json:"buildkit"`
-	Exporter string `json:"exporter"`
-}
-
-// GroupKeyOf is the key of the group a cell belongs to when CellResult.Group
-// is empty: "fixture=x/platform=y/exporter=z".
-func GroupKeyOf(a Axes) string {
-	return "fixture=" + a.Fixture + "/platform=" + a.Platform + "/exporter=" + a.Exporter
-}
 
 // CellResult is what one cell produced.
 type CellResult struct {
 	// Name is the spec name: fixture=.../platform=.../engine=.../buildkit=.../exporter=...
 	Name string `json:"name"`
-	Axes Axes   `json:"axes"`
-	// Group is the group key (fixture=x/platform=y/exporter=z); GroupKeyOf(Axes) when empty.
+	// Axes are the cell's coordinates, the platform as its slug ("linux-amd64").
+	Axes cell.Coords `json:"axes"`
+	// Group is the group key (fixture=x/platform=y/exporter=z); Axes.Group() when empty.
 	Group string `json:"group"`
 	// Digest is the image digest "sha256:..."; empty when the build failed.
 	Digest string `json:"digest"`
@@ -64,7 +56,7 @@ func (r CellResult) groupKey() string {
 	if r.Group != "" {
 		return r.Group
 	}
-	return GroupKeyOf(r.Axes)
+	return r.Axes.Group()
 }
 
 // Durations maps a phase name to its duration. It is assignable from and to
@@ -106,115 +98,6 @@ func seconds(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 10
 
 func fromSeconds(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)) }
 
-// KnownDivergence is a recorded, accepted difference: the cells it matches
-// may differ from their group's reference without failing the run, while
-// the divergence still happens and has not expired.
-type KnownDivergence struct {
-	// Cells describes the cells concerned, as written in matrix.yaml.
-	// When Match is nil it is read as a pattern (see MatchPattern).
-	Cells  string `json:"cells"`
-	Reason string `json:"reason"`
-	Link   string `json:"link"`
-	// Expires, when set, is the day after which the divergence no longer
-	// covers anything: a disagreement it matches fails the run again.
-	Expires time.Time `json:"expires,omitzero"`
-	// Match reports whether a cell is covered. Nil means MatchPattern(Cells).
-	Match func(Axes) bool `json:"-"`
-}
-
-func (k KnownDivergence) matcher() (func(Axes) bool, error) {
-	if k.Match != nil {
-		return k.Match, nil
-	}
-	return MatchPattern(k.Cells)
-}
-
-// expired reports whether k has expired at now.
-func (k KnownDivergence) expired(now time.Time) bool {
-	return !k.Expires.IsZero() && now.After(k.Expires)
-}
-
-// strip returns k without its Match function, for embedding in verdicts.
-func (k KnownDivergence) strip() KnownDivergence {
-	k.Match = nil
-	return k
-}
-
-// MatchPattern returns a matcher for a cell pattern such as
-// "engine=podman-*/buildkit=v0.1?.*": segments "key=glob" separated by "/",
-// keys among fixture, platform, engine, buildkit, exporter; a key that is
-// absent matches anything. In a glob, "*" matches any run of characters
-// (including "/") and "?" one character; everything else is literal. A
-// segment without "=" continues the previous value, so "platform=linux/arm64"
-// works. An empty pattern, an unknown or repeated key is an error.
-func MatchPattern(pattern string) (func(Axes) bool, error) {
-	if strings.TrimSpace(pattern) == "" {
-		return nil, fmt.Errorf("cells pattern: %w", ErrEmptyPattern)
-	}
-	globs := map[string]string{}
-	var last string
-	for _, seg := range strings.Split(pattern, "/") {
-		key, val, ok := strings.Cut(seg, "=")
-		if !ok {
-			if last == "" {
-				return nil, fmt.Errorf("cells pattern %q: segment %q: want key=glob", pattern, seg)
-			}
-			globs[last] += "/" + seg
-			continue
-		}
-		key = strings.TrimSpace(key)
-		switch key {
-		case "fixture", "platform", "engine", "buildkit", "exporter":
-		default:
-			return nil, fmt.Errorf("cells pattern %q: unknown key %q (want fixture, platform, engine, buildkit or exporter)", pattern, key)
-		}
-		if _, dup := globs[key]; dup {
-			return nil, fmt.Errorf("cells pattern %q: key %q repeated", pattern, key)
-		}
-		globs[key] = val
-		last = key
-	}
-	return func(a Axes) bool {
-		vals := map[string]string{
-			"fixture": a.Fixture, "platform": a.Platform, "engine": a.Engine,
-			"buildkit": a.BuildKit, "exporter": a.Exporter,
-		}
-		for k, g := range globs {
-			if !globMatch(g, vals[k]) {
-				return false
-			}
-		}
-		return true
-	}, nil
-}
-
-// globMatch matches s against g where '*' is any run and '?' any one rune.
-func globMatch(g, s string) bool {
-	pr, sr := []rune(g), []rune(s)
-	var pi, si int
-	star, mark := -1, 0
-	for si < len(sr) {
-		switch {
-		case pi < len(pr) && (pr[pi] == '?' || pr[pi] == sr[si]):
-			pi++
-			si++
-		case pi < len(pr) && pr[pi] == '*':
-			star, mark = pi, si
-			pi++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(pr) && pr[pi] == '*' {
-		pi++
-	}
-	return pi == len(pr)
-}
-
 // Run is everything a report is made of.
 type Run struct {
 	ID       string    `json:"id"`
@@ -230,7 +113,7 @@ type Run struct {
 	// Results holds every planned cell, sorted by name by Evaluate/Merge.
 	Results []CellResult `json:"results"`
 	// Known are the known divergences of the matrix (input of Evaluate).
-	Known []KnownDivergence `json:"known_divergences"`
+	Known []cell.KnownDivergence `json:"known_divergences"`
 	// Engines maps an engine name to the environment read from it. When
 	// empty, the reports derive it from the cells' Env.
 	Engines map[string]map[string]string `json:"engines,omitempty"`

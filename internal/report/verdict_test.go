@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/repro-matrix/repro-matrix/internal/cell"
 )
 
 const issue = "https://github.com/moby/buildkit/issues/4242"
@@ -12,7 +14,7 @@ const issue = "https://github.com/moby/buildkit/issues/4242"
 type scenario struct {
 	name    string
 	results []CellResult
-	known   []KnownDivergence
+	known   []cell.KnownDivergence
 	// expectations on the single group of interest (the first group)
 	state      GroupState
 	outcome    Outcome
@@ -56,14 +58,14 @@ func scenarios() []scenario {
 		},
 		{
 			name:    "one-cell",
-			results: []CellResult{cell("umask", "linux-arm64", "docker-28", "v0.34.2", "oci", dC, dC)},
+			results: []CellResult{result("umask", "linux-arm64", "docker-28", "v0.34.2", "oci", dC, dC)},
 			state:   GroupAgreeSingle, outcome: OutcomeWarn,
 			message:    []string{"only one cell: nothing to compare; its digest " + dC + " equals the golden digest"},
 			cellStates: []CellState{CellMatch},
 		},
 		{
 			name:    "one-cell-golden-mismatch",
-			results: []CellResult{cell("umask", "linux-arm64", "docker-28", "v0.34.2", "oci", dB, dC)},
+			results: []CellResult{result("umask", "linux-arm64", "docker-28", "v0.34.2", "oci", dB, dC)},
 			state:   GroupGoldenMismatch, outcome: OutcomeFail, failed: true,
 			message:    []string{"cells agree with each other on " + dB + " but not with the golden digest " + dC},
 			cellStates: []CellState{CellMismatch},
@@ -94,7 +96,7 @@ func scenarios() []scenario {
 		{
 			name:    "known-covers",
 			results: disagree,
-			known: []KnownDivergence{{
+			known: []cell.KnownDivergence{{
 				Cells: "engine=podman-4", Reason: "podman 4.3 writes a different whiteout for /run", Link: issue,
 				Expires: time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC),
 			}},
@@ -108,7 +110,7 @@ func scenarios() []scenario {
 		{
 			name:    "known-no-longer-happens",
 			results: r4,
-			known: []KnownDivergence{
+			known: []cell.KnownDivergence{
 				{Cells: "engine=podman-4", Reason: "podman 4.3 writes a different whiteout for /run", Link: issue},
 				{Cells: "engine=docker-29*", Reason: "docker 29 sets a created annotation", Link: "https://github.com/moby/moby/issues/5000"},
 			},
@@ -117,7 +119,7 @@ func scenarios() []scenario {
 		{
 			name:    "known-expired",
 			results: disagree,
-			known: []KnownDivergence{{
+			known: []cell.KnownDivergence{{
 				Cells: "engine=podman-4", Reason: "podman 4.3 writes a different whiteout for /run", Link: issue,
 				Expires: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC),
 			}},
@@ -183,7 +185,7 @@ func TestEvaluate(t *testing.T) {
 			}
 			// Failed and interrupted cells never agree.
 			for _, c := range g.Cells {
-				if c.Agrees && !c.State.built() {
+				if c.Agrees && !c.State.Built() {
 					t.Errorf("%s is %s but counted as agreeing", c.Name, c.State)
 				}
 			}
@@ -240,14 +242,14 @@ func TestEvaluateDeclaredEmptyGroup(t *testing.T) {
 
 func TestEvaluateKnownStatuses(t *testing.T) {
 	rs := four([4]string{dA, dA, dB, dA}, dA, map[int][]func(*CellResult){3: {failed("boom")}})
-	known := []KnownDivergence{
+	known := []cell.KnownDivergence{
 		{Cells: "engine=podman-4", Link: issue},                                                 // covers the differing cell
 		{Cells: "engine=docker-20", Link: "https://example.org/1"},                              // built, agrees: no longer happens
 		{Cells: "engine=podman-5", Link: "https://example.org/2"},                               // only a failed cell: cannot tell
 		{Cells: "engine=docker-9*", Link: "https://example.org/3"},                              // no cell at all
 		{Cells: "engine=docker-28", Link: "https://example.org/4", Expires: t0.Add(-time.Hour)}, // expired, agrees
 		{Cells: "colour=blue", Link: "https://example.org/5"},                                   // invalid pattern
-		{Cells: "whatever", Link: "https://example.org/6", Match: func(a Axes) bool { return a.Engine == "podman-4" }},
+		{Cells: "engine=podman-[4]", Link: "https://example.org/6"},                             // one pattern language: globs with classes
 	}
 	v := Evaluate(rs, known, WithNow(t0))
 	want := []KnownState{KnownActive, KnownNoLongerHappens, KnownNotExercised, KnownNotExercised, KnownNoLongerHappens, KnownInvalid, KnownActive}
@@ -269,8 +271,8 @@ func TestEvaluateKnownStatuses(t *testing.T) {
 }
 
 func TestEvaluateGoldenMismatchCoveredByKnown(t *testing.T) {
-	rs := []CellResult{cell("umask", "linux-arm64", "podman-4", "v0.19.0", "oci", dB, dC)}
-	v := Evaluate(rs, []KnownDivergence{{Cells: "engine=podman-4", Link: issue}}, WithNow(t0))
+	rs := []CellResult{result("umask", "linux-arm64", "podman-4", "v0.19.0", "oci", dB, dC)}
+	v := Evaluate(rs, []cell.KnownDivergence{{Cells: "engine=podman-4", Link: issue}}, WithNow(t0))
 	g := v.Groups[0]
 	if g.State != GroupKnown || len(g.Pairs) != 1 || g.Pairs[0].Against != AgainstGolden || !g.Pairs[0].Known {
 		t.Errorf("%s %+v", g.State, g.Pairs)
@@ -314,29 +316,31 @@ func TestCheckCell(t *testing.T) {
 	}
 }
 
-func TestMatchPattern(t *testing.T) {
-	a := Axes{Fixture: "timestamps", Platform: "linux/arm64", Engine: "podman-4", BuildKit: "v0.19.0", Exporter: "oci"}
-	for pat, want := range map[string]bool{
-		"engine=podman-4":                    true,
-		"engine=podman-*/buildkit=v0.1?.*":   true,
-		"platform=linux/arm64":               true,
-		"platform=linux/*/exporter=oci":      true,
-		"platform=*64/engine=docker*":        false,
-		"fixture=timestamps/exporter=docker": false,
-		"fixture=*":                          true,
+func TestCheckCellKnown(t *testing.T) {
+	r := result("umask", "linux-arm64", "podman-4", "v0.19.0", "oci", dB, dC)
+	active := cell.KnownDivergence{Cells: "engine=podman-4/platform=linux/arm64/v8", Link: issue}
+	expired := cell.KnownDivergence{Cells: "engine=podman-*", Link: "https://example.org/1", Expires: t0.Add(-time.Hour)}
+	for _, tc := range []struct {
+		known []cell.KnownDivergence
+		want  string // the link of the covering divergence, "" for none
+	}{
+		{nil, ""},
+		{[]cell.KnownDivergence{active}, issue},
+		{[]cell.KnownDivergence{expired}, ""},
+		{[]cell.KnownDivergence{expired, active}, issue},
+		{[]cell.KnownDivergence{{Cells: "engine=docker-*", Link: "https://example.org/2"}}, ""},
 	} {
-		m, err := MatchPattern(pat)
-		if err != nil {
-			t.Errorf("%s: %v", pat, err)
-			continue
+		v := CheckCell(r, tc.known...)
+		got := ""
+		if v.Known != nil {
+			got = v.Known.Link
 		}
-		if got := m(a); got != want {
-			t.Errorf("%s: %v, want %v", pat, got, want)
+		if v.State != CellMismatch || got != tc.want {
+			t.Errorf("known %v: %s covered by %q, want %q", tc.known, v.State, got, tc.want)
 		}
 	}
-	for _, bad := range []string{"", "colour=blue", "engine=a/engine=b", "podman"} {
-		if _, err := MatchPattern(bad); err == nil {
-			t.Errorf("%q: no error", bad)
-		}
+	r.Digest = dC
+	if v := CheckCell(r, active); v.State != CellMatch || v.Known != nil {
+		t.Errorf("a match is not covered: %+v", v)
 	}
 }

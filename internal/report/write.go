@@ -27,9 +27,9 @@ func WriteJSON(path string, run Run) error {
 	return atomicWrite(path, append(data, '\n'))
 }
 
-// ReadJSON reads a run written by WriteJSON (a shard, for Merge). Known
-// divergences come back without Match functions: Evaluate then reads their
-// Cells as patterns, so set Known from the matrix again where possible.
+// ReadJSON reads a run written by WriteJSON (a shard, for Merge), with the
+// known divergences it was judged with; set Known from the matrix file
+// again to judge it by today's.
 func ReadJSON(path string) (Run, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -65,9 +65,7 @@ func (r *Cells) engine(ctx context.Context, name string) (engine.Engine, map[str
 // for diffs.
 func (r *Cells) Run(ctx context.Context, c matrix.Cell, log io.Writer) report.CellResult {
 	res := report.CellResult{
-		Name: c.Name(), Group: c.Group(), Started: time.Now().UTC(),
-		Axes: report.Axes{Fixture: c.Fixture.Name, Platform: matrix.PlatformSlug(c.Platform),
-			Engine: c.Engine.Name, BuildKit: c.BuildKit.Name, Exporter: c.Exporter.Name},
+		Name: c.Name(), Group: c.Group(), Axes: c.Coords(), Started: time.Now().UTC(),
 		Timings: map[string]time.Duration{},
 	}
 	if g, ok := c.Fixture.Golden(c.Platform, c.Exporter.Name); ok {

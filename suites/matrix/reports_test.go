@@ -16,7 +16,6 @@ import (
 
 	"github.com/repro-matrix/repro-matrix/internal/matrix"
 	"github.com/repro-matrix/repro-matrix/internal/report"
-	"github.com/repro-matrix/repro-matrix/internal/report/frommatrix"
 	"github.com/repro-matrix/repro-matrix/internal/runner"
 )
 
@@ -69,7 +68,7 @@ var _ = ReportAfterSuite("reports", func(rep Report) {
 // result, or, for a cell that recorded none, what became of its spec.
 func collect(rep Report) report.Run {
 	run := report.Run{Profile: *profile, Started: rep.StartTime.UTC(), Finished: rep.EndTime.UTC(),
-		Interrupted: interrupted(rep), Known: knownDivergences()}
+		Interrupted: interrupted(rep), Known: known}
 	if shared != nil {
 		run.ID = shared.RunID
 	}
@@ -91,12 +90,12 @@ func collect(rep Report) report.Run {
 		}
 		run.Results = append(run.Results, cellResult(sr, c, setup))
 	}
-	groups := expectedGroups(rep)
+	groups := expectedGroups(rep, byName)
 	if setup != "" && len(run.Results) == 0 {
 		// Ginkgo leaves the specs it skipped after a failed set-up out of
 		// the report: every cell the run selected failed with it.
 		for _, c := range selectedCells() {
-			run.Results = append(run.Results, report.CellResult{Name: c.Name(), Group: c.Group(), Axes: axes(c),
+			run.Results = append(run.Results, report.CellResult{Name: c.Name(), Group: c.Group(), Axes: c.Coords(),
 				Error: "the run's set-up failed: " + setup})
 			if !slices.Contains(groups, c.Group()) {
 				groups = append(groups, c.Group())
@@ -137,7 +136,7 @@ func cellResult(sr types.SpecReport, c matrix.Cell, setup string) report.CellRes
 			return res
 		}
 	}
-	res := report.CellResult{Name: c.Name(), Group: c.Group(), Axes: axes(c)}
+	res := report.CellResult{Name: c.Name(), Group: c.Group(), Axes: c.Coords()}
 	switch {
 	case setup != "" && sr.State == types.SpecStateSkipped:
 		res.Error = "the run's set-up failed: " + setup
@@ -150,21 +149,18 @@ func cellResult(sr types.SpecReport, c matrix.Cell, setup string) report.CellRes
 	return res
 }
 
-func axes(c matrix.Cell) report.Axes { return frommatrix.Axes(c) }
-
 // expectedGroups are the groups of the cells this run selected: a group
-// whose cells all went missing is reported empty, not dropped.
-func expectedGroups(rep Report) []string {
+// whose cells all went missing is reported empty, not dropped. byName holds
+// the profile's cells by name.
+func expectedGroups(rep Report, byName map[string]matrix.Cell) []string {
+	all := setupFailure(rep) != "" || interrupted(rep)
 	seen := map[string]bool{}
 	var out []string
-	setup := setupFailure(rep)
 	for _, sr := range rep.SpecReports {
-		for _, c := range cells {
-			ran := sr.State != types.SpecStateSkipped || setup != "" || interrupted(rep)
-			if c.Name() == sr.LeafNodeText && ran && !seen[c.Group()] {
-				seen[c.Group()] = true
-				out = append(out, c.Group())
-			}
+		c, ok := byName[sr.LeafNodeText]
+		if ok && (all || sr.State != types.SpecStateSkipped) && !seen[c.Group()] {
+			seen[c.Group()] = true
+			out = append(out, c.Group())
 		}
 	}
 	return out
@@ -196,10 +192,6 @@ func setupFailure(rep Report) string {
 	}
 	return ""
 }
-
-// knownDivergences are the matrix's, judged as the CLI's report merge
-// judges them (frommatrix).
-func knownDivergences() []report.KnownDivergence { return frommatrix.KnownDivergences(loaded) }
 
 func failedGroups(run report.Run) []string {
 	var out []string

@@ -1,0 +1,182 @@
+package cell
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containerd/platforms"
+)
+
+var arm = Coords{Fixture: "one", Platform: "linux/arm64", Engine: "podman-5.4.2", BuildKit: "latest", Exporter: "docker-oci-mediatypes"}
+
+func TestNameGroupLabelsGoldenKey(t *testing.T) {
+	for _, c := range []Coords{arm, {Fixture: "one", Platform: "linux-arm64", Engine: "podman-5.4.2", BuildKit: "latest", Exporter: "docker-oci-mediatypes"}} {
+		if got, want := c.Name(), "fixture=one/platform=linux-arm64/engine=podman-5.4.2/buildkit=latest/exporter=docker-oci-mediatypes"; got != want {
+			t.Errorf("Name = %q, want %q", got, want)
+		}
+		if got, want := c.Group(), "fixture=one/platform=linux-arm64/exporter=docker-oci-mediatypes"; got != want {
+			t.Errorf("Group = %q, want %q", got, want)
+		}
+		want := []string{"fixture:one", "platform:linux-arm64", "engine:podman-5.4.2", "buildkit:latest", "exporter:docker-oci-mediatypes", "kind:podman"}
+		if got := c.Labels("podman"); !slices.Equal(got, want) {
+			t.Errorf("Labels = %q, want %q", got, want)
+		}
+		if got := c.GoldenKey(); got != "linux/arm64/docker-oci-mediatypes" {
+			t.Errorf("GoldenKey = %q", got)
+		}
+	}
+	if p, e := SplitGoldenKey("linux/arm64/v8/oci"); p != "linux/arm64/v8" || e != "oci" {
+		t.Errorf("SplitGoldenKey = %q, %q", p, e)
+	}
+	if p, e := SplitGoldenKey("oci"); p != "" || e != "oci" {
+		t.Errorf("SplitGoldenKey(oci) = %q, %q", p, e)
+	}
+}
+
+func TestParseKey(t *testing.T) {
+	c, err := ParseKey(arm.Name())
+	if err != nil || c.Name() != arm.Name() || c.Platform != "linux-arm64" {
+		t.Errorf("ParseKey(name) = %+v, %v", c, err)
+	}
+	g, err := ParseKey("fixture=timestamps/platform=linux/arm64/exporter=oci")
+	if err != nil || g.Platform != "linux/arm64" || g.Exporter != "oci" || g.Engine != "" {
+		t.Errorf("ParseKey(group) = %+v, %v", g, err)
+	}
+	for _, bad := range []string{"", "fixture=one/colour=blue", "fixture=a/fixture=b", "podman"} {
+		if _, err := ParseKey(bad); err == nil {
+			t.Errorf("ParseKey(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestParsePattern(t *testing.T) {
+	for _, tt := range []struct{ in, err string }{
+		{"engine=docker-*", ""},
+		{"exporter=oci/fixture=one/platform=linux-*", ""},
+		{"", "empty cell pattern"},
+		{"engine", `"engine" is not axis=glob`},
+		{"kind=docker", `unknown axis "kind"`},
+		{"engine=a/engine=b", "axis engine given twice"},
+		{"engine=", "empty glob"},
+		{"engine=[a", "bad glob"},
+		{"platform=linux/amd64", ""},
+		{"platform=linux/arm/v7/engine=x", ""},
+		{"engine=x/linux", `"linux" is not axis=glob`},
+	} {
+		_, err := ParsePattern(tt.in)
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("ParsePattern(%q): %v", tt.in, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("ParsePattern(%q) = %v, want %q", tt.in, err, tt.err)
+		}
+	}
+}
+
+func TestPatternMatches(t *testing.T) {
+	a := Coords{Fixture: "timestamps", Platform: "linux/arm64", Engine: "podman-4", BuildKit: "v0.19.0", Exporter: "oci"}
+	for pat, want := range map[string]bool{
+		"engine=podman-4":                    true,
+		"engine=podman-*/buildkit=v0.1?.*":   true,
+		"engine=podman-[45]":                 true,
+		"platform=linux/arm64":               true,
+		"platform=linux/*/exporter=oci":      true,
+		"platform=*64/engine=docker*":        false,
+		"fixture=timestamps/exporter=docker": false,
+		"fixture=*":                          true,
+	} {
+		p, err := ParsePattern(pat)
+		if err != nil {
+			t.Errorf("%s: %v", pat, err)
+			continue
+		}
+		if got := p.Matches(a); got != want {
+			t.Errorf("%s: %v, want %v", pat, got, want)
+		}
+	}
+	for _, bad := range []string{"", "colour=blue", "engine=a/engine=b", "podman"} {
+		if _, err := ParsePattern(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+// Every spelling of a platform the runner produces, slug or slash, matches
+// a pattern that names the same platform in any spelling, and no other.
+func TestPatternPlatformSpellings(t *testing.T) {
+	same := [][]string{
+		{"linux/amd64", "linux-amd64"},
+		{"linux/arm64", "linux-arm64", "linux/arm64/v8", "linux-arm64-v8"},
+		{"linux/arm/v7", "linux-arm-v7"},
+	}
+	for i, group := range same {
+		for _, written := range group {
+			p, err := ParsePattern("platform=" + written + "/engine=docker-*")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, other := range same {
+				for _, platform := range other {
+					c := Coords{Platform: platform, Engine: "docker-26.1.5"}
+					if got := p.Matches(c); got != (i == j) {
+						t.Errorf("platform=%s on %s: %v, want %v", written, platform, got, i == j)
+					}
+					if got := p.MatchesValue(Platform, Slug(platform)); got != (i == j) {
+						t.Errorf("MatchesValue(platform=%s, %s) = %v", written, platform, got)
+					}
+				}
+			}
+		}
+	}
+	slash, err := ParsePattern("platform=linux/arm/v7/engine=docker-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := slash.Glob(Platform); g != "linux-arm-v7" {
+		t.Errorf("platform glob = %q", g)
+	}
+	if slash.Matches(Coords{Platform: "linux/arm/v7", Engine: "podman-4"}) {
+		t.Error("engine=docker-* matched podman-4")
+	}
+	glob, _ := ParsePattern("platform=linux-arm*")
+	for platform, want := range map[string]bool{"linux/arm64/v8": true, "linux-arm-v7": true, "linux/amd64": false} {
+		if got := glob.Matches(Coords{Platform: platform}); got != want {
+			t.Errorf("platform=linux-arm* on %s: %v", platform, got)
+		}
+	}
+}
+
+func TestParsePlatform(t *testing.T) {
+	for _, ok := range []string{"linux/amd64", "linux/arm64", "linux/arm/v7", "linux/arm64/v8", "linux/riscv64"} {
+		if p, err := ParsePlatform(ok); err != nil || platforms.Format(p) != ok {
+			t.Errorf("ParsePlatform(%q) = %v, %v", ok, p, err)
+		}
+	}
+	for _, bad := range []string{"", "linux", "amd64/linux", "linux/amd46", "linux/amd64/v7", "linux/arm/v7/x", "Linux/amd64"} {
+		if _, err := ParsePlatform(bad); err == nil {
+			t.Errorf("ParsePlatform(%q) succeeded", bad)
+		}
+	}
+	if got := Slug("linux/arm/v7"); got != "linux-arm-v7" {
+		t.Errorf("Slug = %q", got)
+	}
+	if got := Unslug("linux-arm-v7"); got != "linux/arm/v7" {
+		t.Errorf("Unslug = %q", got)
+	}
+}
+
+func TestKnownDivergence(t *testing.T) {
+	day := time.Date(2027, 5, 31, 23, 59, 59, 0, time.UTC)
+	k := KnownDivergence{Cells: "platform=linux/arm64/exporter=oci", Expires: day}
+	if !k.Matches(Coords{Platform: "linux-arm64-v8", Exporter: "oci"}) || k.Matches(Coords{Platform: "linux-amd64", Exporter: "oci"}) {
+		t.Error("Matches")
+	}
+	if k.Expired(day) || !k.Expired(day.Add(time.Second)) || (KnownDivergence{}).Expired(day) {
+		t.Error("Expired")
+	}
+	if (KnownDivergence{Cells: "colour=blue"}).Matches(arm) {
+		t.Error("an invalid pattern matched")
+	}
+}

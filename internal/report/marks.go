@@ -1,0 +1,134 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+)
+
+func groupLabel(s GroupState) string {
+	switch s {
+	case GroupAgreeSingle:
+		return "one cell only"
+	case GroupGoldenMismatch:
+		return "golden mismatch"
+	}
+	return string(s)
+}
+
+func groupMark(s GroupState) string {
+	switch s {
+	case GroupAgree:
+		return "✅"
+	case GroupAgreeSingle, GroupKnown:
+		return "⚠️"
+	case GroupFailed:
+		return "💥"
+	case GroupInterrupted:
+		return "⏸"
+	}
+	return "❌"
+}
+
+func cellLabel(name string, results []CellResult) string {
+	for _, r := range results {
+		if r.Name == name {
+			return r.Axes.Engine + " · " + r.Axes.BuildKit
+		}
+	}
+	return name
+}
+
+func cellStateLabel(s CellState) string {
+	switch s {
+	case CellMatch:
+		return "match golden"
+	case CellMismatch:
+		return "differ from golden"
+	case CellNoGolden:
+		return "no golden"
+	}
+	return string(s)
+}
+
+func knownMark(s KnownState) string {
+	switch s {
+	case KnownActive:
+		return "⚠️"
+	case KnownNoLongerHappens:
+		return "🧹"
+	case KnownNotExercised:
+		return "❔"
+	case KnownExpired:
+		return "⌛"
+	}
+	return "❌"
+}
+
+// cellMark is the matrix-table entry of a cell.
+func cellMark(c CellVerdict) string {
+	switch {
+	case c.State == CellFailed:
+		return "💥 build failed"
+	case c.State == CellInterrupted:
+		return "⏸ interrupted"
+	case c.Known != nil:
+		return "⚠️ " + short(c.Digest) + " (known)"
+	case c.Agrees && c.State != CellMismatch:
+		return "✅ " + short(c.Digest)
+	}
+	return "❌ " + short(c.Digest)
+}
+
+// groupNotes are short Markdown notes on a group: what is odd, which cells
+// differ, failed or were interrupted, and the known divergences' links.
+func groupNotes(g GroupVerdict, results []CellResult) []string {
+	var notes []string
+	switch g.State {
+	case GroupAgreeSingle:
+		notes = append(notes, "only one cell: nothing to compare")
+	case GroupEmpty:
+		notes = append(notes, "no cells: nothing compared")
+	case GroupGoldenMismatch:
+		notes = append(notes, "cells agree on "+short(g.ReferenceDigest)+", golden is "+short(g.Golden))
+	}
+	if g.Golden == "" && g.State != GroupEmpty {
+		notes = append(notes, "no golden recorded")
+	}
+	for _, c := range g.Cells {
+		lbl := code(cellLabel(c.Name, results))
+		switch {
+		case c.State == CellFailed:
+			notes = append(notes, "💥 "+lbl)
+		case c.State == CellInterrupted:
+			notes = append(notes, "⏸ "+lbl)
+		case c.State.Built() && !c.Agrees && c.Known != nil:
+			notes = append(notes, "⚠️ "+lbl+" "+short(c.Digest))
+		case c.State.Built() && !c.Agrees:
+			notes = append(notes, "❌ "+lbl+" "+short(c.Digest))
+		}
+	}
+	for _, k := range g.Known {
+		notes = append(notes, "known: "+link(k.Link))
+	}
+	return notes
+}
+
+func countLine[S ~string](m map[S]int, order []S, label func(S) string) string {
+	var parts []string
+	for _, s := range order {
+		if m[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", m[s], label(s)))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " · ")
+}
+
+func groupRef(g GroupVerdict) string {
+	if g.Key == "" {
+		return "run"
+	}
+	return code(g.Key)
+}
