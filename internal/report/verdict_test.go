@@ -344,3 +344,33 @@ func TestCheckCellKnown(t *testing.T) {
 		t.Errorf("a match is not covered: %+v", v)
 	}
 }
+
+// A known divergence covers a cell whatever spelling its pattern and the
+// cell's platform use: the runner writes slugs, matrix.yaml slashes, and
+// linux/arm64 is linux/arm64/v8.
+func TestKnownPlatformSpellings(t *testing.T) {
+	for _, platform := range []string{"linux-amd64", "linux-arm64", "linux-arm64-v8", "linux-arm-v7"} {
+		for _, written := range []string{platform, cell.Unslug(platform)} {
+			rs := []CellResult{
+				result("umask", platform, "docker-28", "v0.19.0", "oci", dC, dC),
+				result("umask", platform, "podman-4", "v0.19.0", "oci", dB, dC),
+			}
+			k := cell.KnownDivergence{Cells: "platform=" + written + "/engine=podman-4", Link: issue}
+			if g := Evaluate(rs, []cell.KnownDivergence{k}, WithNow(t0)).Groups[0]; g.State != GroupKnown {
+				t.Errorf("%s on %s: %s, want known", k.Cells, platform, g.State)
+			}
+		}
+	}
+	rs := []CellResult{
+		result("umask", "linux-arm64-v8", "docker-28", "v0.19.0", "oci", dC, dC),
+		result("umask", "linux-arm64-v8", "podman-4", "v0.19.0", "oci", dB, dC),
+	}
+	k := cell.KnownDivergence{Cells: "platform=linux/arm64/engine=podman-4", Link: issue}
+	if g := Evaluate(rs, []cell.KnownDivergence{k}, WithNow(t0)).Groups[0]; g.State != GroupKnown {
+		t.Errorf("platform=linux/arm64 on linux-arm64-v8: %s", g.State)
+	}
+	k.Cells = "platform=linux/arm/v7/engine=podman-4"
+	if g := Evaluate(rs, []cell.KnownDivergence{k}, WithNow(t0)).Groups[0]; g.State != GroupDisagree {
+		t.Errorf("platform=linux/arm/v7 on linux-arm64-v8: %s", g.State)
+	}
+}
