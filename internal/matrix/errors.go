@@ -48,9 +48,12 @@ func (e *FieldError) Error() string {
 // order of the file. Its Error is one "field.path: message" per line.
 type ValidationErrors []*FieldError
 
-func (v ValidationErrors) Error() string {
-	lines := make([]string, len(v))
-	for i, e := range v {
+func (v ValidationErrors) Error() string { return oneALine(v) }
+
+// oneALine joins the messages of errs, one a line.
+func oneALine[E error](errs []E) string {
+	lines := make([]string, len(errs))
+	for i, e := range errs {
 		lines[i] = e.Error()
 	}
 	return strings.Join(lines, "\n")

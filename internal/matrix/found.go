@@ -29,13 +29,7 @@ func (e *FoundError) Unwrap() error { return e.Err }
 // FoundErrors is every FoundError of one ResolveFound, one a line.
 type FoundErrors []*FoundError
 
-func (f FoundErrors) Error() string {
-	lines := make([]string, len(f))
-	for i, e := range f {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
+func (f FoundErrors) Error() string { return oneALine(f) }
 
 // ResolveFound asks probe, once per kind, for the version of each host
 // engine taken as found (see Engine) and records it in Engine.Found. An
