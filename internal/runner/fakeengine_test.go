@@ -1,0 +1,185 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/repro-matrix/repro-matrix/internal/engine"
+	"github.com/repro-matrix/repro-matrix/internal/images"
+	"github.com/repro-matrix/repro-matrix/internal/matrix"
+	"github.com/repro-matrix/repro-matrix/internal/oci"
+	"github.com/repro-matrix/repro-matrix/internal/oci/ocitest"
+	"github.com/repro-matrix/repro-matrix/internal/report"
+)
+
+// fakeEngine is a Docker engine whose CLI is this test binary
+// (TestFakeEngineProcess): its `buildx build` writes a small real OCI image
+// tarball where --output says, so that a cell runs cell → options → build →
+// analyze → result without Docker.
+type fakeEngine struct {
+	mode string // "ok", "fail" (the build exits 1) or "hang" (until killed)
+}
+
+func (f *fakeEngine) Kind() engine.Kind { return engine.Docker }
+func (f *fakeEngine) Name() string      { return "docker-99.1.0" }
+func (f *fakeEngine) Version() string   { return "99.1.0" }
+func (f *fakeEngine) Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=^TestFakeEngineProcess$", "--"}, args...)...)
+	cmd.Env = append(os.Environ(), "REPRO_FAKE_ENGINE="+f.mode)
+	return cmd
+}
+func (f *fakeEngine) Environment(context.Context) (map[string]string, error) {
+	return map[string]string{"engine_version": "99.1.0"}, nil
+}
+func (f *fakeEngine) Close(context.Context) error               { return nil }
+func (f *fakeEngine) Alive(context.Context) error               { return nil }
+func (f *fakeEngine) Logs(context.Context, int) (string, error) { return "", nil }
+
+// TestFakeEngineProcess is the fake engine's CLI when REPRO_FAKE_ENGINE is
+// set; otherwise it does nothing.
+func TestFakeEngineProcess(t *testing.T) {
+	mode := os.Getenv("REPRO_FAKE_ENGINE")
+	if mode == "" {
+		return
+	}
+	args := os.Args
+	for i, a := range args {
+		if a == "--" {
+			args = args[i+1:]
+			break
+		}
+	}
+	os.Exit(fakeCLI(mode, args))
+}
+
+func fakeCLI(mode string, args []string) int {
+	if len(args) < 2 || args[0] != "buildx" || !slices.Contains(args, "build") {
+		return 0 // inspect, create, rm: nothing to do
+	}
+	switch mode {
+	case "fail":
+		fmt.Fprintln(os.Stderr, "ERROR: failed to solve: process \"/bin/sh -c false\" did not complete successfully")
+		return 1
+	case "hang":
+		time.Sleep(time.Minute)
+		return 1
+	}
+	dest := ""
+	for i, a := range args {
+		if a == "--output" && i+1 < len(args) {
+			for _, kv := range strings.Split(args[i+1], ",") {
+				if v, ok := strings.CutPrefix(kv, "dest="); ok {
+					dest = v
+				}
+			}
+		}
+	}
+	layout, err := ocitest.BuildLayout(ocitest.Options{})
+	if err != nil || dest == "" {
+		fmt.Fprintln(os.Stderr, "fake build:", err, dest)
+		return 2
+	}
+	if err := os.WriteFile(dest, layout.Tar(), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	return 0
+}
+
+// fakeRun is a prepared run with one fake engine and one cell of a fixture
+// without base image.
+func fakeRun(t *testing.T, mode string) (*Cells, matrix.Cell) {
+	t.Helper()
+	fixture := t.TempDir()
+	if err := os.WriteFile(filepath.Join(fixture, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	epoch := int64(0)
+	e := &fakeEngine{mode: mode}
+	c := matrix.Cell{
+		Fixture:  &matrix.Fixture{Name: "scratch", Dir: fixture, Dockerfile: filepath.Join(fixture, "Dockerfile"), SourceDateEpoch: &epoch},
+		Platform: "linux/amd64",
+		Engine:   &matrix.Engine{Name: e.Name(), Kind: matrix.EngineKind(engine.Docker), Version: e.Version(), Where: matrix.Host},
+		BuildKit: &matrix.BuildKit{Name: "v0.19.0", Version: "v0.19.0"},
+		Exporter: &matrix.Exporter{Name: "oci", Type: "oci"},
+	}
+	sh := &Shared{RunID: NewRunID(), WorkDir: t.TempDir(), Engines: map[string]engine.Handle{},
+		BuildKits: map[string]BuildKitImage{"v0.19.0": {Ref: "localhost/repro-matrix/buildkit:v0.19.0", Version: "v0.19.0",
+			Origin: images.Origin{Recipe: "go github.com/moby/buildkit@v0.19.0"}}}}
+	r := NewCells(sh)
+	r.engines[e.Name()], r.envs[e.Name()] = e, map[string]string{"engine_version": e.Version()}
+	return r, c
+}
+
+func TestCellRunsThroughBuildAndAnalyze(t *testing.T) {
+	r, c := fakeRun(t, "ok")
+	res := r.Run(context.Background(), c, io.Discard)
+	if res.Error != "" {
+		t.Fatalf("cell failed: %s", res.Error)
+	}
+	a, err := oci.Analyze(context.Background(), res.Tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Digest == "" || res.Digest != a.ImageDigest.String() {
+		t.Errorf("cell digest %q, the tarball's %s", res.Digest, a.ImageDigest)
+	}
+	if res.Name != c.Name() || res.Group != c.Group() {
+		t.Errorf("result named %s in %s, cell %s in %s", res.Name, res.Group, c.Name(), c.Group())
+	}
+	if res.Env[report.EnvBuildKitOrigin] != "built from go github.com/moby/buildkit@v0.19.0" || res.Env[report.EnvEngineOrigin] != "host" {
+		t.Errorf("origins not recorded: %v", res.Env)
+	}
+	for _, k := range []string{"build", "analyze", "total"} {
+		if res.Timings[k] <= 0 {
+			t.Errorf("no %s timing: %v", k, res.Timings)
+		}
+	}
+}
+
+func TestFailedBuildIsAFailedCell(t *testing.T) {
+	r, c := fakeRun(t, "fail")
+	res := r.Run(context.Background(), c, io.Discard)
+	if res.Digest != "" || !strings.Contains(res.Error, "failed to solve") || res.Interrupted {
+		t.Errorf("a failed build gave digest %q, error %q, interrupted %v", res.Digest, res.Error, res.Interrupted)
+	}
+	if _, err := os.Stat(filepath.Join(r.Shared.WorkDir, "cells")); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(filepath.Join(r.Shared.WorkDir, "cells", "*", "*.tar*"))
+	if len(left) > 0 {
+		t.Errorf("a failed build left tarballs: %v", left)
+	}
+}
+
+func TestCancelledCellIsInterrupted(t *testing.T) {
+	r, c := fakeRun(t, "hang")
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res := r.Run(ctx, c, io.Discard)
+	if !res.Interrupted || res.Digest != "" || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Errorf("a cancelled cell: interrupted %v, digest %q, error %q", res.Interrupted, res.Digest, res.Error)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("cancellation took %s", d)
+	}
+}
+
+func TestUnknownEngineFailsTheCell(t *testing.T) {
+	r, c := fakeRun(t, "ok")
+	c.Engine = &matrix.Engine{Name: "podman-0.0.1", Kind: matrix.EngineKind(engine.Podman), Where: matrix.Host}
+	res := r.Run(context.Background(), c, io.Discard)
+	if res.Digest != "" || !strings.Contains(res.Error, "podman-0.0.1 was not started") {
+		t.Errorf("digest %q, error %q", res.Digest, res.Error)
+	}
+}
