@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -48,7 +48,9 @@ func (r ImageRef) String() string {
 var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 
 // ParseImageRef splits s into repository, tag and digest and checks each:
-// the registry and repository as go-containerregistry's name package does,
+// the registry and repository by the distribution spec's grammar (as
+// github.com/distribution/reference, its reference implementation, checks
+// it: go-containerregistry's name package lets "moby//buildkit" through),
 // the tag by the distribution spec's grammar, the digest with ParseDigest.
 // Errors say which part is malformed.
 func ParseImageRef(s string) (ImageRef, error) {
@@ -71,8 +73,8 @@ func ParseImageRef(s string) (ImageRef, error) {
 			return r, fmt.Errorf("malformed tag %q in image reference %q", r.Tag, s)
 		}
 	}
-	if _, err := name.NewRepository(r.Repository, name.WithDefaultRegistry("")); err != nil {
-		return r, fmt.Errorf("malformed repository %q in image reference %q: %v", r.Repository, s, err)
+	if _, err := reference.Parse(r.Repository); err != nil || r.Repository == "" {
+		return r, fmt.Errorf("malformed repository %q in image reference %q: want [registry/]path, lowercase components separated by / (OCI distribution spec)", r.Repository, s)
 	}
 	return r, nil
 }

@@ -34,6 +34,10 @@ func TestParseImageRef(t *testing.T) {
 		{in: "moby/buildkit@sha256:abc", err: "malformed digest"},
 		{in: "Moby/BuildKit:v1", err: "malformed repository"},
 		{in: "moby/buildkit:-x", err: "malformed tag"},
+		{in: "moby//buildkit:v1", err: "malformed repository"},
+		{in: "-moby/x:v1", err: "malformed repository"},
+		{in: "moby/x-:v1", err: "malformed repository"},
+		{in: ":v1", err: "malformed repository"},
 	} {
 		r, err := ParseImageRef(tt.in)
 		if tt.err != "" {
