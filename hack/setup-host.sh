@@ -204,7 +204,7 @@ main() {
   local dockerd_pkg=docker.io
   docker info >/dev/null 2>&1 && dockerd_pkg=""
   # shellcheck disable=SC2046
-  apt_install $(need ${dockerd_pkg:+dockerd:$dockerd_pkg} podman:podman runc:runc newuidmap:uidmap mmdebstrap:mmdebstrap iptables:iptables update-ca-certificates:ca-certificates shellcheck:shellcheck)
+  apt_install $(need ${dockerd_pkg:+dockerd:$dockerd_pkg} podman:podman runc:runc newuidmap:uidmap mmdebstrap:mmdebstrap iptables:iptables update-ca-certificates:ca-certificates shellcheck:shellcheck ip:iproute2)
   buildx
   [ "$want_emulation" = 1 ] && emulation
   if needs_capfilter; then install_capfilter; fi
