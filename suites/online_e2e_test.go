@@ -59,12 +59,14 @@ func TestOnlinePulledBuildKit(t *testing.T) {
 		if len(run.Results) != 2 {
 			t.Fatalf("want 2 cells, got %d", len(run.Results))
 		}
-		want := "pulled index.docker.io/moby/buildkit:v0.19.0@" + dg + " via " + hub.Addr
+		// Pulled through the stand-in (or, when an earlier run pulled the same
+		// digest, from the cache, which keeps the mirror it came through).
+		want := "pulled index.docker.io/moby/buildkit:v0.19.0@" + dg + " via 127.0.0.1:"
 		for _, r := range run.Results {
 			if r.Error != "" || r.Digest == "" || r.Digest != r.Golden {
 				t.Errorf("cell %s: digest %s, golden %s, error %q", r.Name, r.Digest, r.Golden, r.Error)
 			}
-			if got := r.Env[report.EnvBuildKitOrigin]; got != want {
+			if got := r.Env[report.EnvBuildKitOrigin]; !strings.HasPrefix(got, want) {
 				t.Errorf("cell %s: buildkit origin %q, want %q", r.Name, got, want)
 			}
 			if !strings.HasPrefix(r.Env["buildkit_image"], images.PulledRepo+"/") {
