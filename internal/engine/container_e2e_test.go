@@ -5,8 +5,6 @@ package engine_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -22,6 +20,7 @@ import (
 	"github.com/repro-matrix/repro-matrix/internal/oci"
 	"github.com/repro-matrix/repro-matrix/internal/provision"
 	"github.com/repro-matrix/repro-matrix/internal/registry"
+	"github.com/repro-matrix/repro-matrix/internal/runner"
 )
 
 // The engines in containers these tests start: versions other than the
@@ -337,16 +336,22 @@ type run struct {
 
 func newRun(t *testing.T) *run {
 	t.Helper()
-	var b [3]byte
-	rand.Read(b[:])
 	// A short folder: unix socket paths are limited to 108 bytes.
 	dir, err := os.MkdirTemp("", "rm-e2e-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	wd, _ := os.Getwd()
-	r := &run{t: t, id: "e2e-" + hex.EncodeToString(b[:]), dir: dir, root: filepath.Join(wd, "..", "..")}
+	// A run id held locked, as a matrix run's: another run's sweep spares
+	// what this one creates.
+	id := runner.NewRunID()
+	unlock, err := runner.Lock(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &run{t: t, id: id, dir: dir, root: filepath.Join(wd, "..", "..")}
 	t.Cleanup(func() {
+		defer unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		r.checkNothingLeft(ctx, t)
