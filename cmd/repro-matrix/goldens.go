@@ -25,8 +25,10 @@ func newGoldensCmd() *cobra.Command {
 		Short: "Record the digests of a run as the fixtures' golden digests, and show what changed",
 		Long: "Writes each fixture's golden.yaml from a run's results.json. A group's golden digest is\n" +
 			"what the pinned BuildKit builds: every cell of the pinned BuildKit in the group must have\n" +
-			"built and agree. Other BuildKits are held to it (known divergences of matrix.yaml aside).\n" +
-			"Groups without such agreement are left as they were and listed; the command then exits 1.",
+			"built and agree; cells of other BuildKits never vote. They are held to it (known divergences\n" +
+			"of matrix.yaml aside; none excuses the pinned BuildKit). Groups without such agreement, or\n" +
+			"whose results say their run pinned another BuildKit, are left as they were and listed; the\n" +
+			"command then exits 1.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := matrix.Load(file)

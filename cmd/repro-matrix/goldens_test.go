@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,6 +86,24 @@ func TestGoldensRecordsTheAgreedDigest(t *testing.T) {
 	}
 }
 
+// The golden digest is what the pinned BuildKit's cells built, however many
+// cells of other BuildKits built another (cases README, "verdicts/").
+func TestGoldensRecordsThePinNotAMajority(t *testing.T) {
+	m := goldensMatrix(t)
+	other := "sha256:" + strings.Repeat("b", 64)
+	path := rewriteShard(t, smokeRun, func(r *report.Run) {
+		for _, c := range slices.Clone(r.Results) {
+			for _, bk := range []string{"latest", "v0.26.3"} {
+				c.Name, c.Axes.BuildKit, c.Digest, c.Pinned = strings.Replace(c.Name, "v0.19.0", bk, 1), bk, other, new(false)
+				r.Results = append(r.Results, c)
+			}
+		}
+	})
+	if out, code := goldens(t, m, path, true); code != exitOK || !strings.Contains(out, "-> "+smokeDigest) {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}
+
 func TestGoldensLeavesGroupsWithoutAgreement(t *testing.T) {
 	const group = "fixture=scratch-copy/platform=linux-amd64/exporter=docker"
 	for _, tc := range []struct {
@@ -101,6 +120,15 @@ func TestGoldensLeavesGroupsWithoutAgreement(t *testing.T) {
 				r.Results[i].Axes.BuildKit = "latest"
 			}
 		}, "not recorded: no cell of the pinned BuildKit v0.19.0 in this run"},
+		{"another pin", func(r *report.Run) {
+			// The run that recorded these results pinned another BuildKit.
+			for i := range r.Results {
+				r.Results[i].Pinned = new(false)
+			}
+			c := r.Results[0]
+			c.Name, c.Axes.BuildKit, c.Pinned = strings.Replace(c.Name, "v0.19.0", "v0.26.3", 1), "v0.26.3", new(true)
+			r.Results = append(r.Results, c)
+		}, "not recorded: " + group + ": the run that made these results pinned v0.26.3, not v0.19.0: record with the matrix file it used"},
 		{"unknown fixture", func(r *report.Run) {
 			for i := range r.Results {
 				r.Results[i].Axes.Fixture, r.Results[i].Group = "gone", "fixture=gone/platform=linux-amd64/exporter=docker"

@@ -33,17 +33,31 @@ func WithGroups(keys ...string) Option {
 // (r.Golden), as the suite's spec of the cell asks it: interrupted, failed
 // (an error, or no digest), no golden digest, match or mismatch. A
 // mismatch that one of known covers (the first whose cells match r.Axes and
-// that has not expired at r.Started, now when zero) carries it in Known.
+// that has not expired at r.Started, now when zero) carries it in Known,
+// unless the cell is of the pinned BuildKit (r.Pinned): a known divergence
+// never excuses the pin from its golden digest (cases README, "verdicts/:
+// the reference of a group is the pin, never a vote"); its message then
+// names the divergences that matched. Results that do not say whether they
+// are pinned (r.Pinned nil) are covered as any other cell.
 func CheckCell(r CellResult, known ...cell.KnownDivergence) CellVerdict {
 	v := checkCell(r, r.Golden)
-	if v.State == CellMismatch {
-		now := r.Started
-		if now.IsZero() {
-			now = time.Now()
+	if v.State != CellMismatch {
+		return v
+	}
+	now := r.Started
+	if now.IsZero() {
+		now = time.Now()
+	}
+	entries := newKnownEntries(known, now)
+	if r.pin() == pinYes {
+		refuse(entries, r)
+		if ks := refusedBy(entries, r.Name); len(ks) > 0 {
+			v.Message += "; " + refusedText(ks)
 		}
-		if e := cover(newKnownEntries(known, now), r); e != nil {
-			v.Known = &e.k
-		}
+		return v
+	}
+	if e := cover(entries, r); e != nil {
+		v.Known = &e.k
 	}
 	return v
 }
@@ -73,47 +87,18 @@ func checkCell(r CellResult, golden string) CellVerdict {
 	return v
 }
 
-// knownEntry is a known divergence during one evaluation, with what became
-// of it.
-type knownEntry struct {
-	k       cell.KnownDivergence
-	pattern cell.Pattern
-	err     error // the pattern does not parse: it covers nothing
-	expired bool
-	seen    bool     // matched a built cell
-	covers  []string // differing cells it covered (or would have, if expired)
-}
-
-func newKnownEntries(known []cell.KnownDivergence, now time.Time) []*knownEntry {
-	entries := make([]*knownEntry, len(known))
-	for i, k := range known {
-		p, err := k.Pattern()
-		entries[i] = &knownEntry{k: k, pattern: p, err: err, expired: k.Expired(now)}
-	}
-	return entries
-}
-
-func (e *knownEntry) matches(c cell.Coords) bool { return e.err == nil && e.pattern.Matches(c) }
-
-// cover records that the difference of cell r still happens for every
-// divergence that matches it, and returns the first of them that has not
-// expired (nil: none covers r).
-func cover(known []*knownEntry, r CellResult) *knownEntry {
-	var first *knownEntry
-	for _, e := range known {
-		if !e.matches(r.Axes) {
-			continue
-		}
-		e.covers = append(e.covers, r.Name)
-		if first == nil && !e.expired {
-			first = e
-		}
-	}
-	return first
-}
-
 // Evaluate computes cell and group verdicts. results need not be sorted;
-// known is used in its order (the first match covers a cell).
+// known is used in its order (the first match covers a cell). Each group
+// (GroupVerdict, sorted by key) is held to its reference digest: its golden
+// digest, else the digest its pinned BuildKit's cells agree on
+// (CellResult.Pinned), never the most common digest (cases README,
+// "verdicts/: the reference of a group is the pin, never a vote"; the vote
+// once crowned moby/buildkit#6824's OCI media types over the pin's). A
+// group with neither says so in NoReference and Message, and its cells are
+// only compared with each other. Known divergences cover cells that miss
+// the reference, never a pinned cell; results that do not say which cells
+// are pinned are held to the golden digest only, and the message says so
+// where it matters. A failed or interrupted cell never agrees.
 func Evaluate(results []CellResult, known []cell.KnownDivergence, opts ...Option) Verdicts {
 	cfg := evalConfig{}
 	for _, o := range opts {
@@ -158,38 +143,10 @@ func groupResults(results []CellResult, declared []string) map[string][]CellResu
 	return byGroup
 }
 
-func knownStatus(e *knownEntry, now time.Time) KnownStatus {
-	s := KnownStatus{KnownDivergence: e.k, Covers: e.covers}
-	switch {
-	case e.err != nil:
-		s.State, s.Note = KnownInvalid, e.err.Error()+": covers nothing"
-	case e.seen && len(e.covers) == 0:
-		s.State, s.Note = KnownNoLongerHappens, "no longer happens: its cells built and none differed; remove it"
-	case e.expired:
-		s.State = KnownExpired
-		if len(e.covers) > 0 {
-			s.Note = "expired on " + day(e.k.Expires) + " and still happens: fix it or extend the expiry"
-		} else {
-			s.Note = "expired on " + day(e.k.Expires) + " (none of its cells built in this run): remove it or extend the expiry"
-		}
-	case len(e.covers) > 0:
-		s.State, s.Note = KnownActive, "still happens"
-	default:
-		s.State, s.Note = KnownNotExercised, "none of its cells built in this run: cannot tell whether it still happens"
-	}
-	return s
-}
-
-// deviations counts the built cells of a group that differ from the
-// reference digest, or miss the golden digest with it.
-type deviations struct {
-	all             int // known-covered ones included
-	uncoveredDiffer int // differ from the reference, no known divergence covers them
-	uncoveredGolden int // agree with the reference, which misses the golden digest
-}
-
 // evaluateGroup decides the verdict on the cells of one group (sorted by
-// name), known divergences applied.
+// name), known divergences applied. The cells are held to the group's
+// reference digest (chooseReference: the golden digest, else the pinned
+// BuildKit's, never a vote).
 func evaluateGroup(key string, cells []CellResult, known []*knownEntry) GroupVerdict {
 	g := GroupVerdict{Key: key, Cells: []CellVerdict{}}
 	if len(cells) == 0 {
@@ -204,11 +161,13 @@ func evaluateGroup(key string, cells []CellResult, known []*knownEntry) GroupVer
 	g.Fixture, g.Platform, g.Exporter = a.Fixture, a.Platform, a.Exporter
 	golden, notes := groupGolden(cells)
 	g.Golden = golden
-	ref, tie := g.chooseReference(cells, g.judgeCells(cells))
-	dev := g.compare(cells, ref, known)
+	all := g.judgeCells(cells)
+	pin := summarizePin(cells, g.Cells)
+	g.chooseReference(all, pin)
+	dev := g.compare(cells, g.referenceCell(cells), pin, known)
 	g.State = groupState(g, dev, len(cells))
 	g.Outcome = groupOutcome(g)
-	g.Message = groupMessage(g, cells, known, append(notes, tie...))
+	g.Message = groupMessage(g, cells, dev, known, notes)
 	return g
 }
 
@@ -232,73 +191,6 @@ func (g *GroupVerdict) judgeCells(cells []CellResult) *counter {
 	return digests
 }
 
-// chooseReference sets the reference digest, the golden digest when a cell
-// built it, else the most common digest (ties go to the digest whose first
-// cell sorts first), and the reference cell: the first built cell with that
-// digest, cells[ref] (ref -1: none built). It returns a note when a tie
-// decided.
-func (g *GroupVerdict) chooseReference(cells []CellResult, digests *counter) (ref int, notes []string) {
-	if g.Golden != "" && digests.n[g.Golden] > 0 {
-		g.ReferenceDigest = g.Golden
-	} else {
-		g.ReferenceDigest = digests.mostCommon()
-		for _, d := range digests.order {
-			if d != g.ReferenceDigest && digests.n[d] == digests.n[g.ReferenceDigest] {
-				notes = []string{fmt.Sprintf("note: digests tie at %d cells each; the reference digest is the one whose first cell sorts first by name", digests.n[d])}
-				break
-			}
-		}
-	}
-	for i, r := range cells {
-		if g.Cells[i].State.Built() && r.Digest == g.ReferenceDigest {
-			g.Reference = r.Name
-			return i, notes
-		}
-	}
-	return -1, notes
-}
-
-// compare holds every built cell to the reference digest (and, when the
-// reference misses the golden digest, to the golden digest), applies the
-// known divergences, and pairs each differing cell with the reference cell
-// (cells[ref]) for the image diff.
-func (g *GroupVerdict) compare(cells []CellResult, ref int, known []*knownEntry) deviations {
-	goldenMissed := g.Golden != "" && g.Reference != "" && g.ReferenceDigest != g.Golden
-	var dev deviations
-	for i, r := range cells {
-		cv := &g.Cells[i]
-		if !cv.State.Built() {
-			continue
-		}
-		for _, e := range known {
-			e.seen = e.seen || e.matches(r.Axes)
-		}
-		cv.Agrees = r.Digest == g.ReferenceDigest
-		if cv.Agrees && !goldenMissed {
-			continue
-		}
-		dev.all++
-		e := cover(known, r)
-		switch {
-		case e != nil:
-			g.addKnown(cv, e.k)
-		case cv.Agrees:
-			dev.uncoveredGolden++
-		default:
-			dev.uncoveredDiffer++
-		}
-		if !cv.Agrees {
-			g.Differing = append(g.Differing, r.Name)
-			g.Pairs = append(g.Pairs, pair(r, cells[ref], e != nil))
-		}
-	}
-	if goldenMissed {
-		p := pair(cells[ref], CellResult{Name: AgainstGolden, Digest: g.Golden}, g.Cells[ref].Known != nil)
-		g.Pairs = append([]Pair{p}, g.Pairs...)
-	}
-	return dev
-}
-
 // pair is the comparison of cell r with what it should equal: another
 // cell, or the golden digest (against named AgainstGolden, no tarball).
 func pair(r, against CellResult, known bool) Pair {
@@ -315,18 +207,24 @@ func (g *GroupVerdict) addKnown(cv *CellVerdict, k cell.KnownDivergence) {
 	}
 }
 
-// groupState is the verdict of a group whose cells are judged and compared.
+// groupState is the verdict of a group whose cells are judged and
+// compared: a failed or interrupted cell fails it (never agreement); pinned
+// cells that disagree among themselves, or cells that differ in a group
+// without reference, make it disagree; then golden-mismatch (goldenMismatch),
+// disagree (an uncovered difference), known (covered ones only), agree.
 func groupState(g GroupVerdict, dev deviations, cells int) GroupState {
 	switch {
 	case len(g.Failed) > 0:
 		return GroupFailed
 	case len(g.Interrupted) > 0:
 		return GroupInterrupted
-	case dev.uncoveredDiffer > 0:
+	case dev.pinSplit, g.ReferenceDigest == "":
 		return GroupDisagree
-	case dev.uncoveredGolden > 0:
+	case goldenMismatch(g, dev):
 		return GroupGoldenMismatch
-	case dev.all > 0:
+	case len(dev.off.order) > 0:
+		return GroupDisagree
+	case dev.covered > 0:
 		return GroupKnown
 	case cells == 1:
 		return GroupAgreeSingle

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/repro-matrix/repro-matrix/internal/cell"
@@ -16,42 +17,67 @@ type Proposal struct {
 	// Digest is the digest every cell of the group built; "" when Refused.
 	Digest string
 	// Refused says why the group proposes none: "cell NAME did not build"
-	// (the first by name that failed or was interrupted), or "cells
-	// disagree".
+	// (the first by name that failed or was interrupted), "cells disagree",
+	// or "the run that made these results pinned X, not Y: ...".
 	Refused string
 }
 
 // ProposeGoldens returns, group by group (sorted by key), the golden digest
-// that the results of buildkit (a BuildKit's name, the pinned one for `make
-// goldens`) propose: each group of those cells is judged as Evaluate judges
-// a group without golden digest or known divergence, and proposes its
-// digest when it agrees (one cell or more). Results of other BuildKits are
-// left out; nil when none is of buildkit.
+// that the cells of the pinned BuildKit buildkit (matrix.yaml's pinned
+// BuildKit, as `make goldens` passes it) propose: the digest they all built,
+// one cell or more, the reference Evaluate holds the group to without a
+// golden digest (cases README, "verdicts/: the reference of a group is the
+// pin, never a vote"). Cells of other BuildKits never vote. A group refuses
+// when one of its pinned cells did not build, when they disagree, or when
+// the results say another BuildKit was pinned in the run that made them
+// (CellResult.Pinned; results that do not say are taken by name). nil when
+// no result is of buildkit.
 func ProposeGoldens(results []CellResult, buildkit string) []Proposal {
 	var own []CellResult
 	for _, r := range results {
 		if r.Axes.BuildKit == buildkit {
-			r.Golden = ""
+			r.Golden, r.Pinned = "", new(true)
 			own = append(own, r)
 		}
 	}
 	if len(own) == 0 {
 		return nil
 	}
+	otherPin := pinnedElsewhere(results, buildkit)
 	// No known divergence: the time of judgement does not matter.
 	v := Evaluate(own, nil, WithNow(time.Unix(0, 0)))
 	out := make([]Proposal, 0, len(v.Groups))
 	for _, g := range v.Groups {
 		p := Proposal{Group: g.Key, Coords: cell.Coords{Fixture: g.Fixture, Platform: g.Platform, Exporter: g.Exporter}}
-		switch g.State {
-		case GroupAgree, GroupAgreeSingle:
+		switch {
+		case otherPin[g.Key] != "":
+			p.Refused = fmt.Sprintf("the run that made these results pinned %s, not %s: record with the matrix file it used", otherPin[g.Key], buildkit)
+		case g.State == GroupAgree || g.State == GroupAgreeSingle:
 			p.Digest = g.ReferenceDigest
-		case GroupFailed, GroupInterrupted:
+		case g.State == GroupFailed || g.State == GroupInterrupted:
 			p.Refused = "cell " + firstUnbuilt(g) + " did not build"
 		default:
 			p.Refused = "cells disagree"
 		}
 		out = append(out, p)
+	}
+	return out
+}
+
+// pinnedElsewhere maps the key of each group whose results say that their
+// run pinned another BuildKit than buildkit to that BuildKit's name
+// ("another BuildKit" when only buildkit's cells say they were not pinned).
+func pinnedElsewhere(results []CellResult, buildkit string) map[string]string {
+	out := map[string]string{}
+	for _, r := range results {
+		if r.Axes.BuildKit != buildkit && r.pin() == pinYes {
+			out[r.groupKey()] = r.Axes.BuildKit
+		}
+	}
+	for _, r := range results {
+		if r.Axes.BuildKit == buildkit && r.pin() == pinNo && out[r.groupKey()] == "" {
+			out[r.groupKey()] = "another BuildKit"
+		}
 	}
 	return out
 }

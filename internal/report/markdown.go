@@ -57,6 +57,7 @@ func renderMarkdown(run Run, compact bool) []byte {
 	var b md
 	writeTitle(&b, run, results)
 	writeAttention(&b, run.Verdicts, results)
+	writePinChanges(&b, run.Verdicts, results)
 	byFixture := map[string][]GroupVerdict{}
 	cells := map[string]CellVerdict{}
 	for _, g := range run.Verdicts.Groups {
@@ -142,7 +143,7 @@ func writeAttention(b *md, v Verdicts, results []CellResult) {
 		attention = append(attention, line)
 	}
 	for _, k := range v.Known {
-		if k.State == KnownNoLongerHappens || k.State == KnownExpired || k.State == KnownInvalid {
+		if k.State == KnownNoLongerHappens || k.State == KnownExpired || k.State == KnownInvalid || k.State == KnownRefused {
 			attention = append(attention, fmt.Sprintf("%s known divergence %s: %s", knownMark(k.State), code(k.Cells), text(k.Note)))
 		}
 	}
@@ -192,9 +193,11 @@ func writeCellTable(b *md, results []CellResult, cells map[string]CellVerdict) {
 	type row struct{ engine, buildkit string }
 	at := map[row]map[col][]CellResult{}
 	colSet := map[col]bool{}
+	pinned := map[string]bool{} // BuildKits recorded as the pinned one
 	for _, r := range results {
 		cl, rw := col{r.Axes.Platform, r.Axes.Exporter}, row{r.Axes.Engine, r.Axes.BuildKit}
 		colSet[cl] = true
+		pinned[r.Axes.BuildKit] = pinned[r.Axes.BuildKit] || r.pin() == pinYes
 		if at[rw] == nil {
 			at[rw] = map[col][]CellResult{}
 		}
@@ -210,12 +213,19 @@ func writeCellTable(b *md, results []CellResult, cells map[string]CellVerdict) {
 		return cmp.Or(natural(a.engine, b.engine), natural(a.buildkit, b.buildkit))
 	})
 	heads := []string{"engine · buildkit"}
+	if slices.Contains(slices.Collect(maps.Values(pinned)), true) {
+		heads[0] += " (" + pinMark + " pinned)"
+	}
 	for _, cl := range cols {
 		heads = append(heads, text(cl.platform)+" · "+text(cl.exporter))
 	}
 	b.header(heads...)
 	for _, rw := range rows {
-		b.f("| %s · %s |", code(rw.engine), code(rw.buildkit))
+		mark := ""
+		if pinned[rw.buildkit] {
+			mark = " " + pinMark
+		}
+		b.f("| %s · %s%s |", code(rw.engine), code(rw.buildkit), mark)
 		for _, cl := range cols {
 			var marks []string
 			for _, r := range at[rw][cl] {

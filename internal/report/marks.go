@@ -1,9 +1,13 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 )
+
+// pinMark marks the rows of the pinned BuildKit in a fixture's table.
+const pinMark = "📌"
 
 func groupLabel(s GroupState) string {
 	switch s {
@@ -60,6 +64,8 @@ func knownMark(s KnownState) string {
 		return "❔"
 	case KnownExpired:
 		return "⌛"
+	case KnownRefused:
+		return "⛔"
 	}
 	return "❌"
 }
@@ -89,14 +95,24 @@ func groupNotes(g GroupVerdict, results []CellResult) []string {
 	case GroupEmpty:
 		notes = append(notes, "no cells: nothing compared")
 	case GroupGoldenMismatch:
-		notes = append(notes, "cells agree on "+short(g.ReferenceDigest)+", golden is "+short(g.Golden))
+		if g.pinChanged() {
+			notes = append(notes, "the pinned "+code(g.PinnedBuildKit)+" builds "+short(g.PinnedDigest)+", golden is "+short(g.Golden)+": make goldens accepts it")
+		} else {
+			notes = append(notes, "cells agree on "+short(agreedDigest(g))+", golden is "+short(g.Golden))
+		}
 	}
-	if g.Golden == "" && g.State != GroupEmpty {
+	switch {
+	case g.NoReference != "" && g.State != GroupEmpty:
+		why, _, _ := strings.Cut(g.NoReference, ": ")
+		notes = append(notes, text(why))
+	case g.Golden == "" && g.State != GroupEmpty:
 		notes = append(notes, "no golden recorded")
 	}
 	for _, c := range g.Cells {
 		lbl := code(cellLabel(c.Name, results))
 		switch {
+		case g.State == GroupGoldenMismatch && c.Digest == cmp.Or(g.PinnedDigest, agreedDigest(g)):
+			// said once above
 		case c.State == CellFailed:
 			notes = append(notes, "💥 "+lbl)
 		case c.State == CellInterrupted:
@@ -131,4 +147,19 @@ func groupRef(g GroupVerdict) string {
 		return "run"
 	}
 	return code(g.Key)
+}
+
+// agreedDigest is the digest of the built cells of g that miss its
+// reference digest, when they all built one ("" otherwise).
+func agreedDigest(g GroupVerdict) string {
+	d := ""
+	for _, c := range g.Cells {
+		if c.State.Built() && !c.Agrees {
+			if d != "" && c.Digest != d {
+				return ""
+			}
+			d = c.Digest
+		}
+	}
+	return d
 }

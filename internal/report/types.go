@@ -36,6 +36,13 @@ type CellResult struct {
 	Digest string `json:"digest"`
 	// Golden is the golden digest of the group; empty when none is recorded.
 	Golden string `json:"golden"`
+	// Pinned says whether the cell's BuildKit is the pinned one (matrix.yaml's
+	// `pinned: true`, the BuildKit `make goldens` records): true or false as
+	// the runner and the suite set it, nil (no "pinned" in JSON) in results
+	// recorded before the field existed, which then count as unknown. A
+	// group without golden digest is held to its pinned cells' digest, and a
+	// known divergence never excuses a pinned cell (see Evaluate).
+	Pinned *bool `json:"pinned,omitempty"`
 	// Error is the build or analyze failure; non-empty means the cell failed.
 	Error string `json:"error,omitempty"`
 	// Interrupted is set when the run stopped before the cell finished
@@ -50,6 +57,25 @@ type CellResult struct {
 	// Tarball is the path of the tarball kept for diffs; may be empty.
 	Tarball string    `json:"tarball,omitempty"`
 	Started time.Time `json:"started,omitzero"`
+}
+
+// pinState is what a result says of its BuildKit being the pinned one.
+type pinState int
+
+const (
+	pinUnknown pinState = iota // recorded before CellResult.Pinned existed
+	pinNo
+	pinYes
+)
+
+func (r CellResult) pin() pinState {
+	switch {
+	case r.Pinned == nil:
+		return pinUnknown
+	case *r.Pinned:
+		return pinYes
+	}
+	return pinNo
 }
 
 func (r CellResult) groupKey() string {

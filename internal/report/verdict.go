@@ -46,8 +46,11 @@ const (
 	// GroupFailed: a cell failed to build or analyze. Fails; failed cells
 	// never count as agreeing.
 	GroupFailed GroupState = "failed"
-	// GroupGoldenMismatch: the cells agree with each other but not with the
-	// golden digest. Fails.
+	// GroupGoldenMismatch: the golden digest is not what the group builds:
+	// the pinned BuildKit's cells agree on another digest (a bump of the pin
+	// or a new base changes the golden digest; no known divergence excuses
+	// the pin), or, without a pinned cell, every cell that misses it agrees
+	// on one other digest and none built it. Fails.
 	GroupGoldenMismatch GroupState = "golden-mismatch"
 	// GroupInterrupted: a cell did not finish because the run stopped. Fails.
 	GroupInterrupted GroupState = "interrupted"
@@ -84,9 +87,12 @@ const (
 	KnownNotExercised    KnownState = "not-exercised"     // none of its cells built in this run: cannot tell
 	KnownExpired         KnownState = "expired"           // past its expiry: covers nothing any more
 	KnownInvalid         KnownState = "invalid"           // its cells pattern does not parse: covers nothing
+	// KnownRefused: it matched only differing cells of the pinned BuildKit,
+	// which no known divergence excuses from the golden digest.
+	KnownRefused KnownState = "refused"
 )
 
-var knownStates = []KnownState{KnownActive, KnownNoLongerHappens, KnownNotExercised, KnownExpired, KnownInvalid}
+var knownStates = []KnownState{KnownActive, KnownNoLongerHappens, KnownNotExercised, KnownExpired, KnownInvalid, KnownRefused}
 
 // CellVerdict is the verdict on one cell.
 type CellVerdict struct {
@@ -139,11 +145,28 @@ type GroupVerdict struct {
 	State    GroupState `json:"state"`
 	Outcome  Outcome    `json:"outcome"`
 	Golden   string     `json:"golden"`
-	// Reference is the reference cell: the first (by name) whose digest is
-	// the golden digest, else the first with the most common digest (ties
-	// go to the digest whose first cell sorts first).
-	Reference       string `json:"reference"`
+	// Reference is the reference cell: the first built cell (a pinned one
+	// first, then by name) whose digest is ReferenceDigest; empty when no
+	// cell built it.
+	Reference string `json:"reference"`
+	// ReferenceDigest is what every cell is held to, never a vote (cases
+	// README, "verdicts/: the reference of a group is the pin"): the golden
+	// digest when one is recorded, else the digest the pinned BuildKit's
+	// cells agree on (what `make goldens` records). Empty when there is
+	// neither (NoReference says why), except that cells which all built one
+	// digest show it here while NoReference stays set.
 	ReferenceDigest string `json:"reference_digest"`
+	// PinnedBuildKit names the pinned BuildKit when the group has cells of
+	// it; PinnedDigest is the digest its built cells agree on ("" when they
+	// disagree or none built). Both are empty for results that do not say
+	// which BuildKit is pinned (CellResult.Pinned nil).
+	PinnedBuildKit string `json:"pinned_buildkit,omitempty"`
+	PinnedDigest   string `json:"pinned_digest,omitempty"`
+	// NoReference says why the group has no reference digest (no golden
+	// digest, and no pinned cell, or the pinned cells disagree or failed,
+	// or the results do not say which cells are pinned): its cells were
+	// only compared with each other and no known divergence was judged.
+	NoReference string `json:"no_reference,omitempty"`
 	// Cells are sorted by name.
 	Cells []CellVerdict `json:"cells"`
 	// Differing are built cells whose digest differs from the reference

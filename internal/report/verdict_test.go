@@ -90,7 +90,9 @@ func scenarios() []scenario {
 			name:    "no-golden",
 			results: four([4]string{dA, dA, dA, dA}, ""),
 			state:   GroupAgree, outcome: OutcomeWarn,
-			message:    []string{"4 cells agree on " + dA + "; no golden digest recorded: record it"},
+			// Recorded before CellResult.Pinned: nothing but each other to hold them to.
+			message: []string{"4 cells agree on " + dA + "; no golden digest, and these results do not say which cells are of the pinned BuildKit " +
+				"(recorded before the \"pinned\" field): nothing to hold the group to"},
 			cellStates: []CellState{CellNoGolden, CellNoGolden, CellNoGolden, CellNoGolden},
 		},
 		{
@@ -134,17 +136,22 @@ func scenarios() []scenario {
 			cellStates: []CellState{CellMatch, CellMatch, CellMatch, CellInterrupted},
 		},
 		{
+			// A tie is never broken by a vote: without golden digest and
+			// pinned cell, nothing is crowned.
 			name:    "tie-no-golden",
 			results: four([4]string{dB, dA, dB, dA}, ""),
 			state:   GroupDisagree, outcome: OutcomeFail, failed: true,
-			reference: "fixture=timestamps/platform=linux-amd64/engine=docker-20/buildkit=v0.19.0/exporter=docker",
-			message:   []string{"cells disagree: 2 of 4 cells differ from the reference cell", "(most common digest)"},
+			message: []string{"cells disagree: 4 cells built 2 different digests",
+				"reference: none: no golden digest, and these results do not say which cells are of the pinned BuildKit",
+				"built:     " + disagree[1].Name + " " + dA},
 		},
 		{
+			// The golden digest is the reference even when no cell built it.
 			name:    "nobody-golden",
 			results: four([4]string{dB, dB, dB, dC}, dA),
-			state:   GroupDisagree, outcome: OutcomeFail, failed: true, reference: disagree[0].Name,
-			message: []string{"reference: " + disagree[0].Name + " " + dB + " (most common digest)", "golden:    " + dA},
+			state:   GroupDisagree, outcome: OutcomeFail, failed: true,
+			message: []string{"cells disagree: 4 of 4 cells differ from the golden digest, which no cell built",
+				"reference: the golden digest " + dA + ", which no cell built", "golden:    " + dA},
 		},
 	}
 }

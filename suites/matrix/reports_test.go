@@ -96,7 +96,7 @@ func collect(rep Report) report.Run {
 		// the report: every cell the run selected failed with it.
 		for _, c := range selectedCells() {
 			run.Results = append(run.Results, report.CellResult{Name: c.Name(), Group: c.Group(), Axes: c.Coords(),
-				Error: "the run's set-up failed: " + setup})
+				Pinned: new(c.BuildKit.Pinned), Error: "the run's set-up failed: " + setup})
 			if !slices.Contains(groups, c.Group()) {
 				groups = append(groups, c.Group())
 			}
@@ -136,7 +136,7 @@ func cellResult(sr types.SpecReport, c matrix.Cell, setup string) report.CellRes
 			return res
 		}
 	}
-	res := report.CellResult{Name: c.Name(), Group: c.Group(), Axes: c.Coords()}
+	res := report.CellResult{Name: c.Name(), Group: c.Group(), Axes: c.Coords(), Pinned: new(c.BuildKit.Pinned)}
 	switch {
 	case setup != "" && sr.State == types.SpecStateSkipped:
 		res.Error = "the run's set-up failed: " + setup

@@ -1,0 +1,132 @@
+package report
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/repro-matrix/repro-matrix/internal/cell"
+)
+
+// knownEntry is a known divergence during one evaluation, with what became
+// of it.
+type knownEntry struct {
+	k       cell.KnownDivergence
+	pattern cell.Pattern
+	err     error // the pattern does not parse: it covers nothing
+	expired bool
+	seen    bool     // matched a built cell of a group held to a reference
+	covers  []string // differing cells it covered (or would have, if expired)
+	// refused are differing cells of the pinned BuildKit it matched: no
+	// known divergence excuses the pin from its golden digest.
+	refused []string
+	// unjudged are built cells it matched in groups without a reference
+	// digest, where nothing tells which cell diverges.
+	unjudged []string
+}
+
+func newKnownEntries(known []cell.KnownDivergence, now time.Time) []*knownEntry {
+	entries := make([]*knownEntry, len(known))
+	for i, k := range known {
+		p, err := k.Pattern()
+		entries[i] = &knownEntry{k: k, pattern: p, err: err, expired: k.Expired(now)}
+	}
+	return entries
+}
+
+func (e *knownEntry) matches(c cell.Coords) bool { return e.err == nil && e.pattern.Matches(c) }
+
+// cover records that the difference of cell r still happens for every
+// divergence that matches it, and returns the first of them that has not
+// expired (nil: none covers r).
+func cover(known []*knownEntry, r CellResult) *knownEntry {
+	var first *knownEntry
+	for _, e := range known {
+		if !e.matches(r.Axes) {
+			continue
+		}
+		e.covers = append(e.covers, r.Name)
+		if first == nil && !e.expired {
+			first = e
+		}
+	}
+	return first
+}
+
+// refuse records, for every divergence that matches the pinned cell r,
+// that it would have covered r's difference from the golden digest but
+// cannot: a known divergence never excuses the pinned BuildKit (cases
+// README, "verdicts/: the reference of a group is the pin, never a vote").
+func refuse(known []*knownEntry, r CellResult) {
+	for _, e := range known {
+		if e.matches(r.Axes) {
+			e.refused = append(e.refused, r.Name)
+		}
+	}
+}
+
+// witness records that the built cell r was compared: held to a reference
+// (held), or only with the other cells of a group that has none.
+func witness(known []*knownEntry, r CellResult, held bool) {
+	for _, e := range known {
+		switch {
+		case !e.matches(r.Axes):
+		case held:
+			e.seen = true
+		default:
+			e.unjudged = append(e.unjudged, r.Name)
+		}
+	}
+}
+
+// refusedBy are the known divergences that matched the pinned cell name
+// without excusing it.
+func refusedBy(known []*knownEntry, name string) []cell.KnownDivergence {
+	var out []cell.KnownDivergence
+	for _, e := range known {
+		for _, n := range e.refused {
+			if n == name {
+				out = append(out, e.k)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// knownStatus says what became of a known divergence in this run. It never
+// calls one that matched cells it could not judge "no longer happens".
+func knownStatus(e *knownEntry, now time.Time) KnownStatus {
+	s := KnownStatus{KnownDivergence: e.k, Covers: e.covers}
+	switch {
+	case e.err != nil:
+		s.State, s.Note = KnownInvalid, e.err.Error()+": covers nothing"
+	case len(e.covers) == 0 && len(e.refused) > 0:
+		s.State = KnownRefused
+		s.Note = fmt.Sprintf("matches only cells of the pinned BuildKit that differ from the golden digest (%d), "+
+			"which no known divergence excuses: if the pin's new digests are intended, record them (make goldens) and narrow or remove this entry",
+			len(e.refused))
+	case e.seen && len(e.covers) == 0 && len(e.unjudged) == 0:
+		s.State, s.Note = KnownNoLongerHappens, "no longer happens: its cells built and none differed; remove it"
+	case e.expired:
+		s.State = KnownExpired
+		switch {
+		case len(e.covers) > 0:
+			s.Note = "expired on " + day(e.k.Expires) + " and still happens: fix it or extend the expiry"
+		case len(e.unjudged) > 0:
+			s.Note = "expired on " + day(e.k.Expires) + " (its cells could not be judged in this run): remove it or extend the expiry"
+		default:
+			s.Note = "expired on " + day(e.k.Expires) + " (none of its cells built in this run): remove it or extend the expiry"
+		}
+	case len(e.covers) > 0:
+		s.State, s.Note = KnownActive, "still happens"
+		if len(e.refused) > 0 {
+			s.Note += fmt.Sprintf("; it does not excuse the pinned BuildKit's cells it also matches (%d)", len(e.refused))
+		}
+	case len(e.unjudged) > 0:
+		s.State = KnownNotExercised
+		s.Note = "its cells built only in groups with nothing to hold them to (no golden digest, no agreeing cell of the pinned BuildKit): cannot tell whether it still happens"
+	default:
+		s.State, s.Note = KnownNotExercised, "none of its cells built in this run: cannot tell whether it still happens"
+	}
+	return s
+}
