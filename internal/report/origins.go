@@ -12,10 +12,11 @@ import (
 const (
 	EnvBuildKitOrigin = "buildkit_origin"
 	EnvEngineOrigin   = "engine_origin"
+	EnvBaseOrigin     = "base_origin" // the fixture's base image, when it has one
 )
 
-// origins lists, once per BuildKit and per engine, where its image came
-// from, as "buildkit=v0.19.0: pulled docker.io/moby/buildkit:v0.19.0@sha256:…".
+// origins lists, once per BuildKit, engine and fixture base, where its image
+// came from, as "buildkit=v0.19.0: pulled docker.io/moby/buildkit:v0.19.0@sha256:…".
 func origins(results []CellResult) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -31,6 +32,7 @@ func origins(results []CellResult) []string {
 		if o := r.Env[EnvEngineOrigin]; o != "host" {
 			add("engine", r.Axes.Engine, o)
 		}
+		add("base of fixture", r.Axes.Fixture+" ("+r.Axes.Platform+")", r.Env[EnvBaseOrigin])
 	}
 	slices.Sort(out)
 	return out

@@ -416,16 +416,18 @@ func TestOriginsListedOncePerImage(t *testing.T) {
 	pulled := "pulled docker.io/moby/buildkit:v0.19.0@sha256:" + strings.Repeat("a", 64)
 	results := []CellResult{
 		{Axes: cell.Coords{BuildKit: "v0.19.0", Engine: "docker-20.10.24"}, Env: map[string]string{EnvBuildKitOrigin: pulled, EnvEngineOrigin: "host"}},
-		{Axes: cell.Coords{BuildKit: "v0.19.0", Engine: "docker-26.1.5"}, Env: map[string]string{EnvBuildKitOrigin: pulled, EnvEngineOrigin: "built from debian trixie docker.io"}},
+		{Axes: cell.Coords{BuildKit: "v0.19.0", Engine: "docker-26.1.5", Fixture: "add-user", Platform: "linux-amd64"},
+			Env: map[string]string{EnvBuildKitOrigin: pulled, EnvEngineOrigin: "built from debian trixie docker.io", EnvBaseOrigin: "built from debian bookworm amd64 (mmdebstrap)"}},
 		{Axes: cell.Coords{BuildKit: "v0.26.3", Engine: "docker-26.1.5"}}, // failed before its environment was read
 	}
 	got := origins(results)
-	want := []string{"buildkit=v0.19.0: " + pulled, "engine=docker-26.1.5: built from debian trixie docker.io"}
+	want := []string{"base of fixture=add-user (linux-amd64): built from debian bookworm amd64 (mmdebstrap)",
+		"buildkit=v0.19.0: " + pulled, "engine=docker-26.1.5: built from debian trixie docker.io"}
 	if !slices.Equal(got, want) {
 		t.Errorf("origins:\n got %q\nwant %q", got, want)
 	}
 	md := string(renderMarkdown(Run{Results: results}, false))
-	if !strings.Contains(md, "Where the images came from (2)") || !strings.Contains(md, "buildkit=v0.19.0") {
+	if !strings.Contains(md, "Where the images came from (3)") || !strings.Contains(md, "buildkit=v0.19.0") {
 		t.Errorf("summary lacks the images' origins:\n%s", md)
 	}
 }

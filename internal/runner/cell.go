@@ -86,6 +86,9 @@ func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, 
 		return err
 	}
 	res.Env = cellEnv(env, r.Shared.BuildKits[c.BuildKit.Name], r.Shared.EngineOrigins[c.Engine.Name])
+	if k := baseKey(c); k != "" {
+		res.Env[report.EnvBaseOrigin] = r.Shared.BaseOrigins[k].String()
+	}
 	dir := filepath.Join(r.Shared.WorkDir, "cells", cellDirName(c))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

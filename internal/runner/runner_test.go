@@ -2,7 +2,10 @@ package runner
 
 import (
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/repro-matrix/repro-matrix/internal/matrix"
 )
 
 func TestLockTellsLiveRunsFromLeftovers(t *testing.T) {
@@ -67,5 +70,20 @@ func TestSharedCrossesProcesses(t *testing.T) {
 	}
 	if _, err := DecodeShared([]byte("{")); err == nil {
 		t.Error("garbage decoded")
+	}
+}
+
+func TestBaseKeyKeepsThePin(t *testing.T) {
+	pin := "debian:bookworm-slim@sha256:" + strings.Repeat("a", 64)
+	c := matrix.Cell{Fixture: &matrix.Fixture{Base: &matrix.FixtureBase{Suite: "bookworm"}}, Platform: "linux/arm64"}
+	if got := baseKey(c); got != "bookworm linux/arm64" {
+		t.Errorf("baseKey without a pin = %q", got)
+	}
+	c.Fixture.Base.Image = pin
+	if got := baseKey(c); got != "bookworm linux/arm64 "+pin {
+		t.Errorf("baseKey with a pin = %q", got)
+	}
+	if got := baseKey(matrix.Cell{Fixture: &matrix.Fixture{}}); got != "" {
+		t.Errorf("baseKey of a fixture without base = %q", got)
 	}
 }

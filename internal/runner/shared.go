@@ -48,6 +48,9 @@ type Shared struct {
 	// EngineOrigins maps the name of an engine in a container to where its
 	// image came from (host engines are the host's own).
 	EngineOrigins map[string]images.Origin `json:"engineOrigins"`
+	// BaseOrigins maps a base image's key (as BaseImages) to where it came
+	// from.
+	BaseOrigins map[string]images.Origin `json:"baseOrigins"`
 }
 
 // BuildKitImage is a BuildKit image ready in the run's engines.
@@ -108,7 +111,7 @@ func (p *Prepared) Close(ctx context.Context) error {
 func Prepare(ctx context.Context, m *matrix.Matrix, cells []matrix.Cell, src *images.Source, workDir string, log io.Writer) (*Prepared, error) {
 	sh := &Shared{RunID: NewRunID(), BaseImages: map[string]string{}, BuildKits: map[string]BuildKitImage{},
 		Engines: map[string]engine.Handle{}, WorkDir: workDir, Timings: map[string]time.Duration{},
-		baseTarballs: map[string]string{}, Online: src.Online, EngineOrigins: map[string]images.Origin{}}
+		baseTarballs: map[string]string{}, Online: src.Online, EngineOrigins: map[string]images.Origin{}, BaseOrigins: map[string]images.Origin{}}
 	if id := os.Getenv(RunIDEnv); id != "" {
 		sh.RunID = id
 	}
@@ -172,18 +175,24 @@ func (p *Prepared) startRegistry() error {
 }
 
 // baseImages obtains the Debian base of every fixture and platform of the
-// cells and pushes it into the run's registry.
+// cells (pulled by its pin online where matrix.yaml pins one) and pushes it
+// into the run's registry.
 func (p *Prepared) baseImages(ctx context.Context, cells []matrix.Cell) error {
 	keys := baseKeys(cells)
 	for i, key := range keys {
-		suite, platform, _ := strings.Cut(key, " ")
-		os, arch, _ := strings.Cut(platform, "/")
-		if os != "linux" {
+		parts := strings.SplitN(key, " ", 3)
+		suite, platform, pin := parts[0], parts[1], ""
+		if len(parts) == 3 {
+			pin = parts[2]
+		}
+		osName, arch, _ := strings.Cut(platform, "/")
+		if osName != "linux" {
 			return fmt.Errorf("platform %s: only linux platforms have base images", platform)
 		}
 		arch, _, _ = strings.Cut(arch, "/")
 		img, err := p.src.Get(ctx, images.Request{
-			What:       fmt.Sprintf("base %d/%d Debian %s for %s", i+1, len(keys), suite, platform),
+			What: fmt.Sprintf("base %d/%d Debian %s for %s", i+1, len(keys), suite, platform),
+			Pin:  pin, Platform: platform,
 			RecipeText: "debian " + suite + " " + arch + " (mmdebstrap)",
 			Recipe: func(ctx context.Context) (provision.Image, error) {
 				return provision.DebianBase(ctx, p.src.Cache, suite, arch)
@@ -197,6 +206,7 @@ func (p *Prepared) baseImages(ctx context.Context, cells []matrix.Cell) error {
 			return err
 		}
 		p.Shared.BaseImages[key] = ref
+		p.Shared.BaseOrigins[key] = img.Origin
 		p.Shared.baseTarballs[key] = img.Tarball
 	}
 	return nil
@@ -224,12 +234,15 @@ func (p *Prepared) pushToEngines(ctx context.Context) error {
 	return nil
 }
 
-// baseKey names the base image of a cell, "" when its fixture has none.
+// baseKey names the base image of a cell, "SUITE PLATFORM[ PIN]", "" when
+// its fixture has none: fixtures of one suite share their base unless one
+// pins an upstream image for online runs.
 func baseKey(c matrix.Cell) string {
-	if c.Fixture.Base == nil {
+	b := c.Fixture.Base
+	if b == nil {
 		return ""
 	}
-	return c.Fixture.Base.Suite + " " + c.Platform
+	return strings.TrimSpace(b.Suite + " " + c.Platform + " " + b.Image)
 }
 
 // buildKitImages obtains each BuildKit of the cells and loads it into each
