@@ -32,12 +32,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mirror() {
-  local uri
-  uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) {print $i; exit}}')
-  [ -n "$uri" ] || uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i ~ /:\/\/.*\/debian\/?$/) {print $i; exit}}')
-  echo "${REPRO_MATRIX_DEBIAN_MIRROR:-$uri}"
-}
+mirror() { bash "$ROOT/hack/debian-mirror.sh"; }
 
 if ! docker info >/dev/null 2>&1; then
   echo "fresh: the host's Docker does not answer: run make setup" >&2

@@ -55,16 +55,8 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# debian_mirror prints the Debian archive the host's apt sources use (a local
-# mirror if there is one), or $REPRO_MATRIX_DEBIAN_MIRROR.
-debian_mirror() {
-  if [ -n "${REPRO_MATRIX_DEBIAN_MIRROR:-}" ]; then echo "$REPRO_MATRIX_DEBIAN_MIRROR"; return; fi
-  local uri
-  uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) {print $i; exit}}')
-  [ -n "$uri" ] || uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i ~ /:\/\/.*\/debian\/?$/) {print $i; exit}}')
-  [ -n "$uri" ] || die "no Debian archive in the apt sources: set REPRO_MATRIX_DEBIAN_MIRROR"
-  echo "${uri%/}"
-}
+# debian_mirror prints the Debian archive of the host's apt sources.
+debian_mirror() { bash "$ROOT/hack/debian-mirror.sh" || die "cannot find the Debian archive"; }
 
 # debian_suites adds trixie and forky with a low pin priority, so the host
 # stays on its own suite while single packages (buildx) can come from them.
