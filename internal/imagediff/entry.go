@@ -37,6 +37,7 @@ type entryInfo struct {
 	pax      map[string]string // PAX records not reflected in the fields above
 	format   tar.Format
 	digest   digest.Digest // of the content; "" for entries without data
+	sparse   bool          // digest is of the data map and stored bytes
 	captured []byte
 }
 
@@ -76,7 +77,7 @@ func newEntryInfo(idx int, h *tar.Header) *entryInfo {
 		size: h.Size, rawLink: h.Linkname, link: h.Linkname,
 		devmajor: h.Devmajor, devminor: h.Devminor, format: h.Format,
 	}
-	if e.typ == tar.TypeRegA { //nolint:staticcheck // old writers still emit it
+	if e.typ == tar.TypeRegA || e.typ == tar.TypeGNUSparse { //nolint:staticcheck // old writers still emit TypeRegA
 		e.typ = tar.TypeReg
 	}
 	if e.typ == tar.TypeLink {

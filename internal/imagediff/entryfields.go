@@ -124,6 +124,9 @@ func contentNote(a, b *entryInfo) string {
 	if a.typ == tar.TypeReg && a.size == b.size {
 		notes = append(notes, fmt.Sprintf("same size %s", fmtSize(a.size)))
 	}
+	if a.sparse || b.sparse {
+		notes = append(notes, "sparse: compared by data map and stored bytes, holes not expanded")
+	}
 	if a.captured != nil && b.captured != nil && (a.name == "etc/shadow" || a.name == "etc/shadow-") {
 		notes = append(notes, shadowNote(a.captured, b.captured))
 	}

@@ -85,35 +85,17 @@ func streamLayer(ctx context.Context, side int, src Source, desc ocispec.Descrip
 		diffID = digest.Canonical.Digester()
 		dec = io.TeeReader(dec, diffID.Hash())
 	}
-	tr := tar.NewReader(dec)
-	buf := make([]byte, copyBufSize)
-	for i := 0; ; i++ {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("%s: entry #%d: %w", where, i, layerReadError(err))
-		}
-		e := newEntryInfo(i, hdr)
-		st.entries++
-		st.formats[e.format]++
-		if err := readContent(ctx, tr, e, buf); err != nil {
-			return fmt.Errorf("%s: %s: %w", where, displayPath(e.name), layerReadError(err))
-		}
-		select {
-		case out <- e:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	lr := newLayerReader(ctx, dec, out, st, where)
+	if err := lr.entries(); err != nil {
+		return err
 	}
 	// Whatever follows the end-of-archive marker still belongs to the
 	// diff-id, and the compressed stream must be read to its end for the
 	// decompressor and the Source to check it.
-	if _, err := io.CopyBuffer(io.Discard, oci.ContextReader(ctx, dec), buf); err != nil {
+	if _, err := io.CopyBuffer(io.Discard, oci.ContextReader(ctx, dec), lr.buf); err != nil {
 		return fmt.Errorf("%s: after the tar stream: %w", where, layerReadError(err))
 	}
-	if _, err := io.CopyBuffer(io.Discard, oci.ContextReader(ctx, br), buf); err != nil {
+	if _, err := io.CopyBuffer(io.Discard, oci.ContextReader(ctx, br), lr.buf); err != nil {
 		return fmt.Errorf("%s: %w", where, layerReadError(err))
 	}
 	if diffID != nil {
@@ -122,10 +104,109 @@ func streamLayer(ctx context.Context, side int, src Source, desc ocispec.Descrip
 	return nil
 }
 
-// readContent reads the current entry's data from tr, hashing it into
+// layerReader walks the entries of one layer's tar stream.
+type layerReader struct {
+	ctx    context.Context
+	tp     *tap
+	tr     *tar.Reader
+	out    chan<- *entryInfo
+	st     *sideStats
+	buf    []byte
+	where  string
+	sparse digest.Digester // of the sparse entry whose data is due
+}
+
+func newLayerReader(ctx context.Context, r io.Reader, out chan<- *entryInfo, st *sideStats, where string) *layerReader {
+	tp := &tap{ctx: ctx, r: r}
+	return &layerReader{ctx: ctx, tp: tp, tr: tar.NewReader(tp), out: out, st: st,
+		buf: make([]byte, copyBufSize), where: where}
+}
+
+// entries reads every entry and sends it on. A sparse entry is sent once
+// the next header is read: archive/tar skips its stored data then, and the
+// tap hashes it on the way.
+func (lr *layerReader) entries() error {
+	var pending *entryInfo
+	for i := 0; ; i++ {
+		lr.tp.record()
+		hdr, err := lr.tr.Next()
+		lr.tp.stop()
+		if pending != nil && (err == nil || errors.Is(err, io.EOF)) {
+			if err := lr.finishSparse(pending); err != nil {
+				return err
+			}
+			pending = nil
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: entry #%d: %w", lr.where, i, layerReadError(err))
+		}
+		e := newEntryInfo(i, hdr)
+		lr.st.entries++
+		lr.st.formats[e.format]++
+		if sparseFormat(hdr) != "" {
+			if err := lr.startSparse(hdr, e); err != nil {
+				return fmt.Errorf("%s: %s: %w", lr.where, displayPath(e.name), err)
+			}
+			pending = e
+			continue
+		}
+		guard := &expansionGuard{r: lr.tr, tp: lr.tp, start: lr.tp.n}
+		if err := readContent(lr.ctx, guard, e, lr.buf); err != nil {
+			return fmt.Errorf("%s: %s: %w", lr.where, displayPath(e.name), layerReadError(err))
+		}
+		if err := lr.send(e); err != nil {
+			return err
+		}
+	}
+}
+
+func (lr *layerReader) send(e *entryInfo) error {
+	select {
+	case lr.out <- e:
+		return nil
+	case <-lr.ctx.Done():
+		return lr.ctx.Err()
+	}
+}
+
+// startSparse reads the map of sparse entry e and sets the tap to hash its
+// stored data. Its content digest is of the map and that data, never of the
+// zeros its holes stand for: sha256 over "sparse SIZE", one "OFFSET LENGTH"
+// line per data fragment, then the data.
+func (lr *layerReader) startSparse(h *tar.Header, e *entryInfo) error {
+	frags, stored, err := readSparse(h, lr.tp.rec, lr.tp.recAt, lr.tp.over)
+	if err != nil {
+		return err
+	}
+	lr.sparse = digest.Canonical.Digester()
+	w := lr.sparse.Hash()
+	fmt.Fprintf(w, "sparse %d\n", e.size)
+	for _, f := range frags {
+		fmt.Fprintf(w, "%d %d\n", f.off, f.n)
+	}
+	w.Write([]byte("\n"))
+	e.sparse = true
+	lr.tp.sink, lr.tp.sinkLeft = w, stored
+	return nil
+}
+
+// finishSparse completes e's digest once Next has skipped its data.
+func (lr *layerReader) finishSparse(e *entryInfo) error {
+	if lr.tp.sinkLeft != 0 {
+		return fmt.Errorf("%s: %s: %w: sparse entry: %d bytes of its data missing", lr.where, displayPath(e.name), ErrLayer, lr.tp.sinkLeft)
+	}
+	e.digest = lr.sparse.Digest()
+	lr.tp.sink, lr.sparse = nil, nil
+	return lr.send(e)
+}
+
+// readContent reads the current entry's data from r, hashing it into
 // e.digest (left empty for entries without data but regular files) and
 // keeping it in e.captured for capturedPaths.
-func readContent(ctx context.Context, tr *tar.Reader, e *entryInfo, buf []byte) error {
+func readContent(ctx context.Context, r io.Reader, e *entryInfo, buf []byte) error {
 	h := digest.Canonical.Digester()
 	var w io.Writer = h.Hash()
 	var capture *bytes.Buffer
@@ -133,7 +214,7 @@ func readContent(ctx context.Context, tr *tar.Reader, e *entryInfo, buf []byte) 
 		capture = &bytes.Buffer{}
 		w = io.MultiWriter(h.Hash(), capture)
 	}
-	n, err := io.CopyBuffer(w, oci.ContextReader(ctx, tr), buf)
+	n, err := io.CopyBuffer(w, oci.ContextReader(ctx, r), buf)
 	if err != nil {
 		return err
 	}
