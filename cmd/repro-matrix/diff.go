@@ -42,8 +42,14 @@ no container sees: history, image timestamps, tar entry order and header
 format, docker vs OCI media types, compression). Differences that match a
 known cause come with a hint naming what normalizes them.
 
+Every blob diff reads is verified as analyze verifies it (digest and size),
+and each image is first checked whole as analyze checks it: a damaged image is
+never reported equal, not even to itself.
+
 Exit status: 0 when the images are equal under the chosen verdict (strict,
-or semantic with --semantic), 1 when they differ, 2 for unusable input.`,
+or semantic with --semantic), 1 when they differ, 2 for unusable input,
+including an image that analyze calls damaged (the message names the side, A
+or B, and every bad blob).`,
 		Example: `  repro-matrix diff build-a.tar build-b.tar
   repro-matrix diff --semantic --max 50 ./layout-a ./layout-b
   repro-matrix diff --json a.tar b.tar > diff.json`,

@@ -217,3 +217,66 @@ func TestDiffCLIUnusableInput(t *testing.T) {
 		})
 	}
 }
+
+// TestDiffCLIDamaged is the bad-input campaign's check (issue 10, cases
+// README "damaged/"): for every sample, whenever analyze exits 2, diff
+// exits 2 too, whichever side it is on, under every verdict and output,
+// naming the side and the bad blob. A sound sample is compared, fast: the
+// one whose layer holds a 1 TiB sparse file in well under a second.
+func TestDiffCLIDamaged(t *testing.T) {
+	samples, _ := filepath.Glob("../../internal/imagediff/testdata/damaged/*.tar")
+	good := "../../internal/imagediff/testdata/damaged/good.tar"
+	if len(samples) < 5 {
+		t.Fatalf("samples: %v", samples)
+	}
+	for _, p := range samples {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			analyze := runCLI(t, "analyze", p)
+			for _, flags := range [][]string{nil, {"--semantic"}, {"--json"}} {
+				for side, pair := range map[string][2]string{"B": {good, p}, "A": {p, good}} {
+					start := time.Now()
+					r := runCLI(t, append(append([]string{"diff"}, flags...), pair[0], pair[1])...)
+					if el := time.Since(start); el > 2*time.Second {
+						t.Errorf("diff %v took %s", flags, el)
+					}
+					want := exitMismatch
+					if filepath.Base(p) == "good.tar" {
+						want = exitOK
+					}
+					if analyze.code == exitUsage {
+						checkDamaged(t, r, side, p, flags)
+					} else if r.code != want {
+						t.Errorf("diff %v, sound image as %s: exit %d, want %d: %s", flags, side, r.code, want, r.stderr)
+					}
+				}
+			}
+		})
+	}
+}
+
+// checkDamaged asserts a diff run refused a damaged side, naming it.
+func checkDamaged(t *testing.T, r cliResult, side, path string, flags []string) {
+	t.Helper()
+	want := "image " + side + " (" + path + ") is damaged: blob sha256:"
+	if r.code != exitUsage || !strings.Contains(r.stderr, want) {
+		t.Errorf("diff %v with %s as %s: exit %d, want 2 and %q\n%s%s", flags, filepath.Base(path), side, r.code, want, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout, "identical") || strings.Contains(r.stdout, "equal") {
+		t.Errorf("diff %v printed a verdict for a damaged image:\n%s", flags, r.stdout)
+	}
+}
+
+// TestDiffCLIDamagedDirectory: a layout directory is verified the same way.
+func TestDiffCLIDamagedDirectory(t *testing.T) {
+	s := diffImage(nil)
+	dir := writeImage(t, s, "dir")
+	layer := s.ParsedManifest(0).Layers[0].Digest
+	if err := os.Remove(filepath.Join(dir, "blobs", "sha256", layer.Encoded())); err != nil {
+		t.Fatal(err)
+	}
+	a := writeImage(t, s, "tar")
+	for _, flags := range [][]string{nil, {"--semantic"}} {
+		r := diffRun(t, append(flags, a, dir)...)
+		r.want(t, exitUsage, "image B ("+dir+") is damaged", layer.String(), "blob missing")
+	}
+}

@@ -118,8 +118,11 @@ func keep(parent, child *nodeB) bool {
 	return true
 }
 
-// Diff compares image a with image b. It returns an error, never a panic,
-// for input that cannot be read; the error wraps ErrInput or ErrLayer.
+// Diff compares image a with image b. Each side is first verified whole
+// (Source.Verify): a damaged side fails the comparison with a *DamageError
+// (wrapping ErrDamaged) before anything is compared, so that a damaged image
+// is never called equal. It returns an error, never a panic, for input that
+// cannot be read; the error wraps ErrInput (ErrDamaged, ErrLayer) or ctx's.
 func Diff(ctx context.Context, a, b Source, opts Options) (res *Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -134,6 +137,9 @@ func Diff(ctx context.Context, a, b Source, opts Options) (res *Result, err erro
 	}
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = defaultMaxPending
+	}
+	if err := verifySides(ctx, [2]Source{a, b}, [2]string{opts.NameA, opts.NameB}); err != nil {
+		return nil, err
 	}
 	d := &differ{
 		src:  [2]Source{a, b},
@@ -237,7 +243,8 @@ func sideName(side int) string {
 	return "B"
 }
 
-// readDoc reads a JSON document blob whole, checking its size and digest.
+// readDoc reads a JSON document blob whole, within maxJSONSize. The Source's
+// Blob checks its digest and size as it is read to its end.
 func (d *differ) readDoc(ctx context.Context, side int, desc ocispec.Descriptor) ([]byte, error) {
 	if b, ok := d.docs[side][desc.Digest]; ok {
 		return b, nil
@@ -260,10 +267,6 @@ func (d *differ) readDoc(ctx context.Context, side int, desc ocispec.Descriptor)
 	}
 	if len(b) > maxJSONSize {
 		return nil, fmt.Errorf("%w: image %s: %s is too large for a JSON document", ErrInput, sideName(side), desc.Digest)
-	}
-	if got := desc.Digest.Algorithm().FromBytes(b); got != desc.Digest || int64(len(b)) != desc.Size {
-		return nil, fmt.Errorf("%w: image %s: blob %s: content hashes to %s (%d bytes, descriptor says %d)",
-			ErrInput, sideName(side), desc.Digest, got, len(b), desc.Size)
 	}
 	d.docs[side][desc.Digest] = b
 	return b, nil

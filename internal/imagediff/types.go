@@ -8,6 +8,13 @@
 // streams list the same names in the same order; when the order diverges
 // only entry metadata and content digests are buffered, never contents, so
 // memory grows with the number of entries out of step, not with bytes.
+// Work is bounded by the bytes the layers hold: a sparse entry (any GNU
+// sparse format) is compared by its data map and stored data, its holes never
+// expanded, so a 1 TiB sparse file in a 10 KB layer costs what 10 KB costs.
+//
+// Nothing is compared before both images are verified whole (Source.Verify,
+// the checks of `repro-matrix analyze`): a damaged side is an error naming
+// it and its bad blobs (DamageError), never a verdict.
 package imagediff
 
 import (
@@ -20,13 +27,23 @@ import (
 )
 
 // Source is an image store to read one image from: an OCI layout or an image
-// tarball. *oci.Layout satisfies it. Blob must verify what it streams
-// against the descriptor's digest and size (and report a mismatch as an
-// error, at the latest when the stream ends).
+// tarball. *oci.Layout satisfies it, and is the one verifier that both
+// `repro-matrix analyze` and `repro-matrix diff` read through; imagediff
+// hashes nothing itself to check it.
+//
+// Verify checks the whole image as `repro-matrix analyze` does (every blob,
+// referenced or not, against its digest and size; the manifest graph; the
+// layout's own files) and returns nil only when it is sound, else an error
+// naming each bad blob. Diff calls it on both sides before comparing
+// anything, so that a damaged image is never reported equal (issue 10,
+// point 4). Blob must verify what it streams against the descriptor's digest
+// and size, and report a mismatch as an error, at the latest when the stream
+// ends.
 type Source interface {
 	Index() ocispec.Index
 	IndexDigest() digest.Digest
 	Blob(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error)
+	Verify(ctx context.Context) error
 }
 
 // Options tune a comparison. The zero value is ready to use.

@@ -208,3 +208,30 @@ func keyOf(d digest.Digest) string {
 	}
 	return blobPath(d)
 }
+
+// Verify checks the opened layout as Analyze does: every file under blobs/
+// against the digest its name claims, every blob the manifest graph
+// references against its descriptor's digest and size, and the layout's own
+// files (index.json, oci-layout, a docker manifest.json). It returns nil
+// when the layout is sound, else Analyze's error: every problem, joined, each
+// naming its blob or file and wrapping one of this package's sentinels.
+//
+// It is the whole-image half of the one verifier that both `repro-matrix
+// analyze` and `repro-matrix diff` use (Blob is the per-read half): diff runs
+// it on both sides before comparing, so that an image analyze calls damaged
+// is never reported equal to anything (issue 10, point 4). The verdict is
+// kept, and later calls return it without reading again; an error of ctx
+// (cancelled, deadline) is returned as is and not kept.
+func (l *Layout) Verify(ctx context.Context) error {
+	l.verifyMu.Lock()
+	defer l.verifyMu.Unlock()
+	if l.verified {
+		return l.verifyErr
+	}
+	_, err := l.Analyze(ctx)
+	if err != nil && ctx.Err() != nil {
+		return err
+	}
+	l.verified, l.verifyErr = true, err
+	return err
+}

@@ -15,6 +15,12 @@
 // not, against its digest and size. Its notion of the image digest is
 // repro-build's: the digest of index.json's first manifest.
 //
+// Verify runs Analyze's checks on an opened Layout and keeps the verdict.
+// Blob (each read) and Verify (the whole image) are the one verifier that
+// both `repro-matrix analyze` and `repro-matrix diff` read through: diff
+// verifies both images before comparing them, so that an image analyze calls
+// damaged is never reported equal (issue 10, point 4).
+//
 // Errors and problems. Input that cannot be analysed at all (not a tar
 // archive, truncated, no usable index.json) is an error from Open and
 // Analyze. Damage found while walking a usable layout (a blob missing,

@@ -26,6 +26,11 @@ type Layout struct {
 	mu     sync.Mutex
 	closed bool
 	sums   map[string]digest.Digest // blob path -> computed digest, once known
+
+	// verifyMu serialises Verify; verified and verifyErr keep its verdict.
+	verifyMu  sync.Mutex
+	verified  bool
+	verifyErr error
 }
 
 // Open opens the tarball or layout directory at path. For a tarball it reads
@@ -61,6 +66,14 @@ func openContext(ctx context.Context, path string) (*Layout, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// OpenReaderAt opens the tarball (plain or gzip-compressed) that ra holds,
+// size bytes long, as Open opens a file, for images that are not files (fuzz
+// targets, tests). Closing the Layout does not close ra. Its errors are
+// Open's.
+func OpenReaderAt(ctx context.Context, ra io.ReaderAt, size int64) (*Layout, error) {
+	return openReaderAt(ctx, ra, size, nil)
 }
 
 // openReaderAt opens a tarball held by ra; closer, if not nil, releases ra

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
@@ -104,6 +106,54 @@ func (v *verifier) Read(p []byte) (int, error) {
 }
 
 func (v *verifier) Close() error { return nil }
+
+// Verify stands in for oci.Layout.Verify, the whole-image check that
+// imagediff.Source requires: every blob that index.json and the built images
+// reference is present (ErrBlobMissing), and every blob the store holds,
+// but for those of a Layer.RawDigest, hashes to its digest
+// (ErrDigestMismatch). Problems are joined in digest order; nil when sound.
+func (s *Store) Verify(ctx context.Context) error {
+	var errs []error
+	for _, d := range s.referenced() {
+		if _, ok := s.blobs[d]; !ok {
+			errs = append(errs, fmt.Errorf("blob %s: %w", d, ErrBlobMissing))
+		}
+	}
+	for _, d := range slices.Sorted(maps.Keys(s.blobs)) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b := s.blobs[d]
+		if b.trusted {
+			continue
+		}
+		if !d.Algorithm().Available() {
+			errs = append(errs, fmt.Errorf("blob %s: %w: unknown algorithm", d, ErrDigestMismatch))
+			continue
+		}
+		got, err := d.Algorithm().FromReader(b.Open())
+		if err != nil || got != d {
+			errs = append(errs, fmt.Errorf("blob %s: %w: content hashes to %s", d, ErrDigestMismatch, got))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// referenced lists the digests index.json and the built images point to,
+// sorted, without repeats.
+func (s *Store) referenced() []digest.Digest {
+	set := map[digest.Digest]bool{}
+	for _, d := range s.index.Manifests {
+		set[d.Digest] = true
+	}
+	for _, img := range s.images {
+		set[img.manifest.Digest], set[img.config.Digest] = true, true
+		for _, l := range img.layers {
+			set[l.Digest] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
+}
 
 // Delete removes a blob, to test missing blobs.
 func (s *Store) Delete(d digest.Digest) { delete(s.blobs, d) }
