@@ -55,6 +55,7 @@ unit:
 # The tarball reader must survive arbitrary input: a short fuzz run.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x ./internal/oci
+	$(GO) test -run '^$$' -fuzz '^FuzzDiff$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x ./internal/imagediff
 
 # End to end on real engines: the build core under host Docker and Podman,
 # then the Ginkgo suite on a small matrix (and a non-reproducible fixture).
