@@ -20,11 +20,16 @@ type RootFS struct {
 }
 
 // cleanup removes what differs between two runs of the same recipe: logs,
-// caches, machine ids, apt's lists (they carry download dates).
+// caches, machine ids, apt's lists (they carry download dates), and what
+// mmdebstrap copies from the machine that runs it: /etc/hostname and
+// /etc/resolv.conf, with the host's content and modes (a container runtime
+// mounts its own over both). Without it the base image, and so every golden
+// digest on it, depends on the machine's name (found by make fresh).
 var cleanup = []string{
 	`rm -rf "$1"/var/log/* "$1"/var/cache/apt/* "$1"/var/cache/ldconfig/aux-cache "$1"/var/lib/apt/lists/*`,
 	`rm -f "$1"/var/cache/debconf/*-old "$1"/var/lib/dpkg/*-old "$1"/etc/ssh/ssh_host_*`,
 	`: > "$1"/etc/machine-id; rm -f "$1"/var/lib/dbus/machine-id`,
+	`rm -f "$1"/etc/hostname "$1"/etc/resolv.conf; : > "$1"/etc/hostname; : > "$1"/etc/resolv.conf; chmod 0644 "$1"/etc/hostname "$1"/etc/resolv.conf`,
 }
 
 // make writes the root filesystem as a tar file. With SOURCE_DATE_EPOCH set,
