@@ -11,6 +11,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGETS=${FRESH_TARGETS:-test matrix}
+# The container's reports (make matrix's summary.md, results.json, junit.xml).
+OUT=${FRESH_REPORTS:-$ROOT/reports/fresh}
 # A run id as the suite makes them, and its lock held while the rehearsal
 # runs, so that another run's sweep (internal/runner) spares its container.
 ID=$(date -u +%Y%m%d-%H%M%S)-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
@@ -55,13 +57,14 @@ cp "$(command -v docker)" "$WORK/rootfs/usr/local/bin/docker"
 tar -C "$WORK/rootfs" -c . | docker import --change 'ENV PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "$IMAGE" >/dev/null
 rm -rf "$WORK/rootfs"
 
+rm -rf "$OUT" && mkdir -p "$OUT"
 git -C "$ROOT" bundle create "$WORK/repo.bundle" HEAD >/dev/null 2>&1
 # shellcheck disable=SC2016 # expanded by the container's shell
 script='set -euo pipefail
 git clone -q /fresh/repo.bundle /work/main && cd /work/main
 for t in '"$TARGETS"'; do
   start=$(date +%s)
-  make "$t"
+  make "$t" REPORTS=/fresh-reports
   echo "fresh: make $t passed in $(( $(date +%s) - start )) s"
 done'
 # stamp prefixes each line with the seconds since the container started and
@@ -80,7 +83,7 @@ stamp() {
 say "container $NAME: make $TARGETS"
 set -o pipefail
 docker run --name "$NAME" --label "$LABEL" --privileged --cgroupns private \
-  -v "$WORK:/fresh:ro" -v "$NAME-docker:/var/lib/docker" -v "$NAME-containers:/var/lib/containers" \
+  -v "$WORK:/fresh:ro" -v "$OUT:/fresh-reports" -v "$NAME-docker:/var/lib/docker" -v "$NAME-containers:/var/lib/containers" \
   -e GOPROXY="$(go env GOPROXY)" -e GOSUMDB="$(go env GOSUMDB)" -e GOFLAGS="$(go env GOFLAGS)" \
   -e REPRO_MATRIX_DEBIAN_MIRROR="$(mirror)" \
   "$IMAGE" bash -c "$script" 2>&1 | stamp
