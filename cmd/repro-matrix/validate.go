@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,7 +14,8 @@ import (
 func init() { register(newValidateCmd) }
 
 func newValidateCmd() *cobra.Command {
-	return &cobra.Command{
+	var limits matrix.Limits
+	cmd := &cobra.Command{
 		Use:   "validate [FILE]",
 		Short: "Check the matrix file and list every problem in it",
 		Long: `Validate loads the matrix file (default: ` + matrix.DefaultFile + ` in the current folder) as every
@@ -21,11 +23,16 @@ other command does: strict decoding, defaults, absolute paths, then every check,
 fixtures' folders and golden.yaml files, the BuildKit pins and the known divergences' expiry dates.
 
 It prints a summary and exits 0 when the file is sound. Otherwise it lists every problem, one a line
-with its field path (engines[2].version: ...), and exits 2.`,
+with its field path and line (engines[2].version: ... (line 12)), and exits 2. A file that is not
+UTF-8 or not YAML is one error naming the file and the line, and nothing else is reported.
+
+Loading is bounded: a file beyond one of the limits below is refused at once (exit 2), naming the
+limit. The --max-* flags raise them for this run; ` + matrix.LimitsEnv + `=key=N,... raises them for
+every command (keys: ` + strings.Join(matrix.LimitKeys, ", ") + `). Ctrl-C stops the load.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := matrixFileArg(args)
-			m, err := loadMatrixArg(file)
+			m, err := loadMatrix(cmd.Context(), file, limits, true)
 			if err != nil {
 				return err
 			}
@@ -42,6 +49,14 @@ with its field path (engines[2].version: ...), and exits 2.`,
 			return nil
 		},
 	}
+	d := matrix.DefaultLimits
+	f := cmd.Flags()
+	f.Int64Var(&limits.Bytes, "max-bytes", 0, fmt.Sprintf("the largest matrix or golden.yaml file read, in bytes (default %d)", d.Bytes))
+	f.IntVar(&limits.Aliases, "max-aliases", 0, fmt.Sprintf("how many YAML aliases (*name) the file may hold (default %d)", d.Aliases))
+	f.IntVar(&limits.Depth, "max-depth", 0, fmt.Sprintf("how deeply YAML collections may nest, aliases expanded (default %d)", d.Depth))
+	f.IntVar(&limits.Nodes, "max-nodes", 0, fmt.Sprintf("how many YAML nodes the file may hold, aliases expanded (default %d)", d.Nodes))
+	f.IntVar(&limits.Cells, "max-cells", 0, fmt.Sprintf("how many cell checks expanding every profile may take (default %d)", d.Cells))
+	return cmd
 }
 
 // matrixFileArg is the FILE argument of validate and cells, or the default.
@@ -52,11 +67,24 @@ func matrixFileArg(args []string) string {
 	return matrix.DefaultFile
 }
 
-// loadMatrixArg loads the matrix file; its errors carry exit code 2 and,
-// for an invalid file, list every problem on a line of its own.
+// loadMatrixArg loads the matrix file with the default limits; see
+// loadMatrix.
 func loadMatrixArg(file string) (*matrix.Matrix, error) {
-	m, err := matrix.Load(file)
+	return loadMatrix(context.Background(), file, matrix.Limits{}, false)
+}
+
+// loadMatrix loads the matrix file under limits (zero ones: the defaults,
+// as matrix.LimitsEnv changes them); cancelling ctx stops the load. Its
+// errors carry exit code 2 and, for an invalid file, list every problem on
+// a line of its own. A limit exceeded names the validate flag that raises
+// it when flags is set.
+func loadMatrix(ctx context.Context, file string, limits matrix.Limits, flags bool) (*matrix.Matrix, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	m, err := matrix.LoadContext(ctx, file, matrix.WithLimits(limits))
 	var verrs matrix.ValidationErrors
+	var lerr *matrix.LimitError
 	switch {
 	case errors.As(err, &verrs):
 		noun := "problems"
@@ -68,6 +96,8 @@ func loadMatrixArg(file string) (*matrix.Matrix, error) {
 			lines[i] = "  " + e.Error()
 		}
 		return nil, withCode(exitUsage, fmt.Errorf("%s: %d %s:\n%s", file, len(verrs), noun, strings.Join(lines, "\n")))
+	case errors.As(err, &lerr) && flags:
+		return nil, withCode(exitUsage, fmt.Errorf("%w, or for this run with --max-%s N", err, lerr.Key))
 	case err != nil:
 		return nil, withCode(exitUsage, err)
 	}

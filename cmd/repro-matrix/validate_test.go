@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // matrixCLI builds the repro-matrix binary once per top-level test, into
@@ -154,7 +156,7 @@ func TestValidateCommand(t *testing.T) {
 		want string
 	}{
 		"missing file": {[]string{"validate", "nope.yaml"}, "nope.yaml"},
-		"not YAML":     {[]string{"validate", "bad.yaml"}, "bad.yaml: yaml: line"},
+		"not YAML":     {[]string{"validate", "bad.yaml"}, "bad.yaml: line 1: not YAML: did not find expected node content"},
 		"two files":    {[]string{"validate", "a.yaml", "b.yaml"}, "accepts at most 1 arg"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -165,6 +167,99 @@ func TestValidateCommand(t *testing.T) {
 			_, stderr, code := runMatrixCLI(t, bin, dir, tt.args...)
 			if code != exitUsage || !strings.Contains(stderr, tt.want) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, exitUsage, tt.want)
+			}
+		})
+	}
+}
+
+// The samples of ../shared/cases/matrix/ (copied to internal/matrix's
+// testdata with the fixtures that make the rest of each file valid): each
+// exits 2 with one error naming the file, and the field path or line.
+func TestValidateCases(t *testing.T) {
+	bin := matrixCLI(t)
+	cases := filepath.Join("..", "..", "internal", "matrix", "testdata", "cases")
+	for file, want := range map[string]string{
+		"050-type-fixtures.0.sourceDateEpoch_float.yaml": "050-type-fixtures.0.sourceDateEpoch_float.yaml: 1 problem:\n  fixtures[0].sourceDateEpoch: want an integer, got the number 1.5: nothing is rounded (line 47)\n",
+		"299-merge-scalar-anchor.yaml":                   "299-merge-scalar-anchor.yaml: 1 problem:\n  exporters[1].<<: a merge key (<<) takes a mapping",
+		"251-latin1-byte.yaml":                           "251-latin1-byte.yaml: line 58, column 45: byte 0xE9 is not UTF-8",
+		"merge-key-bomb.yaml":                            "merge-key-bomb.yaml: line 6: the list here holds more than 50000 YAML nodes once its aliases are expanded (limit nodes=50000); if the file really needs more, raise the limit with REPRO_MATRIX_LIMITS=nodes=N, or for this run with --max-nodes N\n",
+	} {
+		t.Run(file, func(t *testing.T) {
+			stdout, stderr, code := runMatrixCLI(t, bin, ".", "validate", filepath.Join(cases, file))
+			if code != exitUsage || stdout != "" || !strings.Contains(stderr, want) || strings.Count(stderr, "\n") > 2 {
+				t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit %d and:\n%s", code, stdout, stderr, exitUsage, want)
+			}
+		})
+	}
+}
+
+// The limits: a flag of validate, or REPRO_MATRIX_LIMITS for every command.
+func TestValidateLimits(t *testing.T) {
+	bin := matrixCLI(t)
+	dir := writeCLIMatrix(t, cliTestMatrix)
+	_, stderr, code := runMatrixCLI(t, bin, dir, "validate", "--max-depth", "3")
+	if code != exitUsage || !strings.Contains(stderr, "(limit depth=3)") || !strings.Contains(stderr, "--max-depth N") {
+		t.Errorf("--max-depth 3: exit %d\n%s", code, stderr)
+	}
+	_, stderr, code = runMatrixCLI(t, bin, dir, "validate", "--max-bytes", "100")
+	if code != exitUsage || !strings.Contains(stderr, "the file is larger than 100 bytes (limit bytes=100)") {
+		t.Errorf("--max-bytes 100: exit %d\n%s", code, stderr)
+	}
+	if _, stderr, code = runMatrixCLI(t, bin, dir, "validate", "--max-nodes", "1000000", "--max-cells", "48"); code != exitOK {
+		t.Errorf("limits raised or at the need: exit %d\n%s", code, stderr)
+	}
+	_, stderr, code = runMatrixCLI(t, bin, dir, "validate", "--max-cells", "47")
+	if code != exitUsage || !strings.Contains(stderr, "48 cell checks") {
+		t.Errorf("--max-cells 47: exit %d\n%s", code, stderr)
+	}
+	t.Setenv("REPRO_MATRIX_LIMITS", "aliases=1")
+	text := strings.Replace(cliTestMatrix, "  - {name: docker, type: docker}\n", "  - &d {name: docker, type: docker}\n", 1)
+	text = strings.Replace(text, "exporters: [docker]}", "exporters: [docker]}\n  x: {exporters: [*n, *n]}", 1)
+	text = strings.Replace(text, "{name: docker,", "{name: &n docker,", 1)
+	for _, cmd := range [][]string{{"validate"}, {"cells", "--profile", "all"}} {
+		_, stderr, code = runMatrixCLI(t, bin, writeCLIMatrix(t, text), cmd...)
+		if code != exitUsage || !strings.Contains(stderr, "more than 1 aliases") {
+			t.Errorf("%v under REPRO_MATRIX_LIMITS=aliases=1: exit %d\n%s", cmd, code, stderr)
+		}
+	}
+}
+
+// Ctrl-C (SIGINT) and SIGTERM stop validate while it loads: here it waits
+// for a FIFO that nobody writes.
+func TestValidateInterrupted(t *testing.T) {
+	bin := matrixCLI(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			fifo := filepath.Join(t.TempDir(), "matrix.yaml")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Skip(err)
+			}
+			cmd := exec.Command(bin, "validate", fifo)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			time.Sleep(300 * time.Millisecond) // let it reach the FIFO
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) {
+					t.Fatalf("exit: %v", err)
+				}
+				// Exited by itself, saying why (or, if the signal came before
+				// the handler was set up, killed by it: stopped either way).
+				if ee.ExitCode() != -1 && (ee.ExitCode() != exitUsage || !strings.Contains(stderr.String(), "signal received")) {
+					t.Errorf("exit %d, stderr %q", ee.ExitCode(), stderr.String())
+				}
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Fatalf("%v did not stop the load", sig)
 			}
 		})
 	}

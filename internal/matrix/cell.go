@@ -3,6 +3,7 @@ package matrix
 import (
 	"fmt"
 	"maps"
+	"math"
 	"path"
 	"slices"
 	"strings"
@@ -79,14 +80,63 @@ func (m *Matrix) Expand(profile string) ([]Cell, error) {
 	return cells, nil
 }
 
+// cellChecks is how many cells expanding every profile checks (see
+// Limits.Cells), capped at math.MaxInt64.
+func (m *Matrix) cellChecks() int64 {
+	var platforms int64
+	for _, f := range m.Fixtures {
+		if f != nil {
+			platforms += int64(len(f.Platforms))
+		}
+	}
+	cells := platforms
+	for _, n := range []int64{nonNil(m.Engines), nonNil(m.BuildKits), nonNil(m.Exporters)} {
+		cells = mulCapped(cells, n)
+	}
+	var checks int64
+	for _, p := range m.Profiles {
+		passes := int64(1)
+		if p != nil {
+			passes += int64(len(p.Include) + len(p.Exclude))
+		}
+		checks = addCapped(checks, mulCapped(cells, passes))
+	}
+	return checks
+}
+
+func nonNil[T any](list []*T) int64 {
+	n := int64(0)
+	for _, x := range list {
+		if x != nil {
+			n++
+		}
+	}
+	return n
+}
+
+func mulCapped(a, b int64) int64 {
+	if a != 0 && b > math.MaxInt64/a {
+		return math.MaxInt64
+	}
+	return a * b
+}
+
+func addCapped(a, b int64) int64 {
+	if b > math.MaxInt64-a {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
 // ProfileNames lists the profiles, sorted.
 func (m *Matrix) ProfileNames() []string { return slices.Sorted(maps.Keys(m.Profiles)) }
 
 // selError is a problem with one entry of a profile list.
 type selError struct {
-	list  string // "engines", "include", ...
-	index int
-	msg   string
+	list    string // "engines", "include", ...
+	index   int
+	msg     string
+	noMatch bool // a name or glob that selects no entry
 }
 
 // expand computes a profile's cells and the problems of its lists.
@@ -94,6 +144,9 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 	var errs []selError
 	collect := func(list string, e []selError) {
 		for _, x := range e {
+			if x.noMatch && m.incomplete[listAxis[list]] {
+				continue // the entry it names may be one with a problem
+			}
 			x.list = list
 			errs = append(errs, x)
 		}
@@ -119,9 +172,9 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 	known := m.platforms()
 	for i, pl := range p.Platforms {
 		if _, err := cell.ParsePlatform(pl); err != nil {
-			errs = append(errs, selError{"platforms", i, err.Error()})
-		} else if !slices.Contains(known, pl) {
-			errs = append(errs, selError{"platforms", i, fmt.Sprintf("no fixture is built for %s (fixtures' platforms: %s)", pl, strings.Join(known, ", "))})
+			errs = append(errs, selError{list: "platforms", index: i, msg: err.Error()})
+		} else if !slices.Contains(known, pl) && !m.incomplete[cell.Platform] {
+			errs = append(errs, selError{list: "platforms", index: i, msg: fmt.Sprintf("no fixture is built for %s (fixtures' platforms: %s)", pl, strings.Join(known, ", "))})
 		}
 	}
 	parse := func(list string, raw []string) []cell.Pattern {
@@ -129,7 +182,7 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 		for i, s := range raw {
 			pat, err := m.parseKnownPattern(s)
 			if err != nil {
-				errs = append(errs, selError{list, i, err.Error()})
+				errs = append(errs, selError{list: list, index: i, msg: err.Error()})
 				continue
 			}
 			out = append(out, pat)
@@ -165,6 +218,9 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 	return cells, errs
 }
 
+// listAxis is the axis each profile list selects on.
+var listAxis = map[string]cell.Axis{"engines": cell.Engine, "buildkits": cell.BuildKit, "fixtures": cell.Fixture, "exporters": cell.Exporter}
+
 func matchesAny(patterns []cell.Pattern, c Cell) bool {
 	return slices.ContainsFunc(patterns, func(p cell.Pattern) bool { return matches(p, c) })
 }
@@ -185,9 +241,11 @@ func selectEntries[T comparable](entries []T, list []string, noun string, name f
 	}
 	var errs []selError
 	var names []string
+	seen := map[string]bool{}
 	for _, x := range entries {
-		if x != zero && !slices.Contains(names, name(x)[0]) {
+		if x != zero && !seen[name(x)[0]] {
 			names = append(names, name(x)[0])
+			seen[name(x)[0]] = true
 		}
 	}
 	for i, s := range list {
@@ -219,7 +277,7 @@ func selectEntries[T comparable](entries []T, list []string, noun string, name f
 			}
 		}
 		if !found {
-			errs = append(errs, selError{index: i, msg: fmt.Sprintf("%q matches no %s (known: %s)", s, noun, strings.Join(names, ", "))})
+			errs = append(errs, selError{index: i, msg: fmt.Sprintf("%q matches no %s (known: %s)", s, noun, strings.Join(names, ", ")), noMatch: true})
 		}
 	}
 	return selected, errs
@@ -291,6 +349,9 @@ func (m *Matrix) parseKnownPattern(s string) (cell.Pattern, error) {
 		g, ok := pat.Glob(a)
 		if !ok {
 			continue
+		}
+		if m.incomplete[a] {
+			continue // the value it names may be an entry with a problem
 		}
 		values := m.axisValues(a)
 		if !slices.ContainsFunc(values, func(v string) bool { return pat.MatchesValue(a, v) }) &&

@@ -65,13 +65,61 @@
 //
 // # Loading
 //
-// [Load] works in one fixed order, like cluster-api's test framework: read the
-// file, decode it strictly, apply defaults, make paths absolute, then validate
+// [Load] and [LoadContext] work in one fixed order, like cluster-api's test
+// framework: read the file, parse it, measure it against the [Limits],
+// decode it strictly, apply defaults, make paths absolute, then validate
 // (which also reads every golden.yaml). Every problem found on the way is
 // collected; the error returned is a [ValidationErrors] that names each
-// problem's field path, for example
+// problem once, with its field path and line, for example
 //
 //	buildkits[0].image: tag "v19.0" disagrees with version v0.19.0 (want tag v0.19.0 or v0.19.0-rootless) (line 12)
+//
+// A value of the wrong type is reported once and dropped, and nothing under
+// it is reported again; a reference (a profile's entry, a known divergence's
+// pattern) to an entry whose name that made unknown is not reported either.
+// A merge key (<<) must merge a mapping, an alias of one or a list of them
+// (https://yaml.org/type/merge.html); anything else is one problem at
+// "<path>.<<".
+//
+// A file that is not UTF-8 (a Latin-1 byte, a UTF-16 file), holds a character
+// YAML forbids, or is not YAML is one [SyntaxError] naming the file, the line
+// and, for encoding problems, the column; nothing else is reported, so that
+// no problem appears that the syntax error made up.
+//
+// Messages cut long values: a quoted value after 128 characters, any other
+// word after 256, a field path's segment after 64, a message after 1024
+// bytes, each saying how long it was.
+//
+// # Integers
+//
+// Integer fields (fixtures[].sourceDateEpoch, profiles.*.procs) take integers
+// as the YAML 1.2 core schema resolves them
+// (https://yaml.org/spec/1.2.2/#1032-tag-resolution): 1735689600, +5, -5,
+// 0o17 (octal) and 0x1F (hexadecimal), or a value tagged !!int. Nothing is
+// truncated or rounded, and each of these is one problem, "want an
+// integer": a float (1735689600.9, 1e9, 1735689600.0, .inf); a quoted
+// number ("1735689600" is a string in YAML); YAML 1.1's forms that yaml.v3
+// partly accepts (1_000, 0b101, 1:30); a decimal with a leading zero (012:
+// octal to YAML 1.1 readers, decimal to YAML 1.2 ones, so ambiguous; write 12,
+// or 0o12 for octal). A value outside the field's range (int64 for sourceDateEpoch) is
+// out of range, never wrapped. A datetime with a fraction of a second is
+// refused too: SOURCE_DATE_EPOCH counts whole seconds.
+//
+// # Limits
+//
+// Loading is bounded by [Limits], whatever the file holds ([DefaultLimits]):
+// the file's size (256 KiB), its aliases (1,000), how deeply it nests (64)
+// and how many nodes it has (50,000), both with every alias expanded, and the
+// cell checks that expanding every profile takes (1,000,000). Aliases are
+// measured without being expanded (each node once), so an alias or merge-key
+// bomb of a few hundred bytes that would expand to billions of nodes is
+// refused in microseconds, as is an alias that contains itself. A file beyond
+// a limit is a [LimitError] naming the limit, the line where it was crossed
+// and how to raise it: [WithLimits], the environment variable
+// REPRO_MATRIX_LIMITS (e.g. nodes=200000,bytes=1048576) for every command,
+// or validate's --max-<limit> flags. golden.yaml files are read under the
+// same limits, and a Dockerfile is read for ARG BASE_IMAGE only in its first
+// MiB. [LoadContext] returns as soon as its context is cancelled (Ctrl-C).
 //
 // # Cells
 //

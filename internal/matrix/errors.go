@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Sentinel errors; match them with errors.Is.
@@ -86,22 +87,60 @@ func (p *problems) add(field string, format string, args ...any) {
 
 // addLine adds a problem at an explicit line; a negative line means none
 // (for problems in other files, whose message names file and line).
+//
+// Long values are cut in the message and in the field path (see cutLong).
 func (p *problems) addLine(field string, line int, format string, args ...any) {
-	for _, b := range p.broken {
-		if under(field, b) {
-			return
-		}
+	if p.silenced(field) {
+		return
 	}
 	if line < 0 {
 		line = 0
 	}
-	p.errs = append(p.errs, &FieldError{Field: field, Line: line, Msg: fmt.Sprintf(format, args...)})
+	p.errs = append(p.errs, &FieldError{Field: cutPath(field), Line: line, Msg: cutLong(fmt.Sprintf(format, args...))})
+}
+
+// silenced reports whether field is under a path already reported broken.
+func (p *problems) silenced(field string) bool {
+	for _, b := range p.broken {
+		if under(field, b) {
+			return true
+		}
+	}
+	return false
 }
 
 // markBroken reports a problem at field and silences later ones under it.
 func (p *problems) markBroken(field string, line int, format string, args ...any) {
 	p.addLine(field, line, format, args...)
 	p.broken = append(p.broken, field)
+}
+
+// dropped reports whether a value was dropped while decoding (marked
+// broken) at list (a top-level list such as "engines"), at one of its
+// entries, or at one of the given keys of an entry.
+func (p *problems) dropped(list string, keys ...string) bool {
+	return slices.ContainsFunc(p.broken, func(field string) bool {
+		rest, ok := strings.CutPrefix(field, list)
+		if !ok || (rest != "" && rest[0] != '[') {
+			return false
+		}
+		if rest == "" {
+			return true
+		}
+		end := strings.IndexByte(rest, ']')
+		if end < 0 {
+			return false
+		}
+		rest = rest[end+1:]
+		if rest == "" {
+			return true
+		}
+		key := strings.TrimPrefix(rest, ".")
+		if i := strings.IndexAny(key, ".["); i >= 0 {
+			key = key[:i]
+		}
+		return slices.Contains(keys, key)
+	})
 }
 
 // line is the line of field, or of its nearest ancestor that has one.
@@ -169,4 +208,105 @@ func parent(field string) string {
 		return field[:i]
 	}
 	return ""
+}
+
+// How much of a value a message shows: a quoted value ("...") longer than
+// maxQuoted runes, any other run of non-space characters longer than
+// maxToken runes, a field path segment longer than maxSegment runes and a
+// message longer than maxMessage bytes are cut, with the size they had.
+const (
+	maxQuoted  = 128
+	maxToken   = 256
+	maxSegment = 64
+	maxMessage = 1024
+)
+
+// cut shortens s to maxQuoted runes, marking the cut with "… (N bytes)".
+func cut(s string) string {
+	if utf8.RuneCountInString(s) <= maxQuoted {
+		return s
+	}
+	return fmt.Sprintf("%s… (%d bytes)", firstRunes(s, maxQuoted), len(s))
+}
+
+// firstRunes is the first n runes of s.
+func firstRunes(s string, n int) string {
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
+}
+
+// cutLong shortens the long values in msg: each Go-quoted string longer
+// than maxQuoted runes becomes its beginning, still quoted, followed by
+// "… (N bytes)"; each other run of non-space characters longer than
+// maxToken runes likewise; and the whole is cut at maxMessage bytes.
+func cutLong(msg string) string {
+	var b strings.Builder
+	for i := 0; i < len(msg); {
+		if msg[i] == ' ' || msg[i] == '\n' {
+			b.WriteByte(msg[i])
+			i++
+			continue
+		}
+		if msg[i] == '"' {
+			if q, err := strconv.QuotedPrefix(msg[i:]); err == nil {
+				u, _ := strconv.Unquote(q)
+				if utf8.RuneCountInString(u) > maxQuoted {
+					fmt.Fprintf(&b, "%q… (%d bytes)", firstRunes(u, maxQuoted), len(u))
+				} else {
+					b.WriteString(q)
+				}
+				i += len(q)
+				continue
+			}
+		}
+		end := strings.IndexAny(msg[i:], " \n")
+		if end < 0 {
+			end = len(msg) - i
+		}
+		tok := msg[i : i+end]
+		if utf8.RuneCountInString(tok) > maxToken {
+			fmt.Fprintf(&b, "%s… (%d bytes)", firstRunes(tok, maxToken), len(tok))
+		} else {
+			b.WriteString(tok)
+		}
+		i += end
+	}
+	out := b.String()
+	if len(out) > maxMessage {
+		out = strings.ToValidUTF8(out[:maxMessage], "") + fmt.Sprintf("… (%d bytes in all)", len(out))
+	}
+	return out
+}
+
+// cutPath shortens each segment of a field path ("a.b[c]": a, b and c)
+// longer than maxSegment runes.
+func cutPath(field string) string {
+	if utf8.RuneCountInString(field) <= maxSegment {
+		return field
+	}
+	var b strings.Builder
+	start := 0
+	flush := func(end int) {
+		seg := field[start:end]
+		if utf8.RuneCountInString(seg) > maxSegment {
+			seg = firstRunes(seg, maxSegment) + "…"
+		}
+		b.WriteString(seg)
+	}
+	for i := 0; i < len(field); i++ {
+		switch field[i] {
+		case '.', '[', ']':
+			flush(i)
+			b.WriteByte(field[i])
+			start = i + 1
+		}
+	}
+	flush(len(field))
+	return b.String()
 }

@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -35,7 +36,7 @@ func checkGoldenKey(key string) error {
 // reported at fixtures[i].goldens[key] with the file's path and line.
 func (m *Matrix) loadGoldens(p *problems, i int, fx *Fixture) {
 	field := fmt.Sprintf("fixtures[%d].goldens", i)
-	goldens, errs, err := readGoldens(fx.GoldensFile)
+	goldens, errs, err := readGoldens(fx.GoldensFile, m.limits.orDefault())
 	if err != nil {
 		p.add(field, "%v", err)
 		return
@@ -61,24 +62,34 @@ type goldenError struct {
 
 // readGoldens reads a goldens file: a mapping from "<platform>/<exporter>"
 // to a digest. It returns the well-formed entries and a problem for each
-// other one; err is for a file that cannot be read or parsed at all.
-func readGoldens(file string) (map[string]digest.Digest, []goldenError, error) {
+// other one; err is for a file that cannot be read or parsed at all (a
+// *SyntaxError with its line), or that exceeds the limits (a *LimitError:
+// the goldens file is read and measured as the matrix file is).
+func readGoldens(file string, limits Limits) (map[string]digest.Digest, []goldenError, error) {
 	goldens := map[string]digest.Digest{}
-	data, err := os.ReadFile(file)
-	if errors.Is(err, fs.ErrNotExist) {
+	st, err := os.Stat(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return goldens, nil, nil
-	}
-	if err != nil {
+	case err != nil:
 		return nil, nil, fmt.Errorf("read goldens: %w", err)
+	case !st.Mode().IsRegular(): // opening a FIFO would block
+		return nil, nil, fmt.Errorf("read goldens: %s is not a regular file (%s)", file, st.Mode().Type())
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", file, err)
+	data, err := readLimited(file, limits.Bytes)
+	if err != nil {
+		return nil, nil, err
 	}
-	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+	root, err := parseDocument(context.Background(), file, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if root == nil || isNull(root) {
 		return goldens, nil, nil
 	}
-	root := doc.Content[0]
+	if _, err := checkBounds(context.Background(), file, root, limits); err != nil {
+		return nil, nil, err
+	}
 	if root.Kind != yaml.MappingNode {
 		return nil, []goldenError{{line: root.Line, msg: "want a mapping of <platform>/<exporter>: sha256:<digest>, got " + describe(root)}}, nil
 	}

@@ -26,7 +26,7 @@ func TestWriteGoldens(t *testing.T) {
 		t.Errorf("file:\n%s", data)
 	}
 	// It reads back as written, and no temporary file is left behind.
-	got, errs, err := readGoldens(f.GoldensFile)
+	got, errs, err := readGoldens(f.GoldensFile, DefaultLimits)
 	if err != nil || len(errs) > 0 || len(got) != 2 || got["linux/arm64/oci"] != d2 {
 		t.Errorf("read back: %v %v %v", got, errs, err)
 	}
@@ -40,7 +40,7 @@ func TestWriteGoldens(t *testing.T) {
 	if err := WriteGoldens(f, map[string]digest.Digest{"linux/amd64/docker": d2}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _, _ := readGoldens(f.GoldensFile); len(got) != 1 || got["linux/amd64/docker"] != d2 {
+	if got, _, _ := readGoldens(f.GoldensFile, DefaultLimits); len(got) != 1 || got["linux/amd64/docker"] != d2 {
 		t.Errorf("after overwrite: %v", got)
 	}
 	if st, _ := os.Stat(f.GoldensFile); st.Mode().Perm() != 0o644 {
@@ -75,7 +75,7 @@ func TestReadGoldensProblems(t *testing.T) {
 	if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, errs, err := readGoldens(file)
+	got, errs, err := readGoldens(file, DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,9 @@
 package matrix
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -20,7 +17,8 @@ import (
 type Option func(*loadOptions)
 
 type loadOptions struct {
-	now func() time.Time
+	now    func() time.Time
+	limits Limits
 }
 
 // WithNow sets the clock that decides whether a known divergence has
@@ -29,273 +27,147 @@ func WithNow(now func() time.Time) Option {
 	return func(o *loadOptions) { o.now = now }
 }
 
-// Load reads the matrix file at path and returns it loaded, in this order:
+// Load is LoadContext without a context: it cannot be cancelled, but its
+// work is bounded all the same (see Limits).
+func Load(path string, opts ...Option) (*Matrix, error) {
+	return LoadContext(context.Background(), path, opts...)
+}
+
+// LoadContext reads the matrix file at path and returns it loaded, in this
+// order:
 //
-//  1. read the file;
-//  2. decode it strictly: unknown keys, duplicate keys and values of the
-//     wrong type are problems with their field path and line;
-//  3. apply defaults (see the field lists of Engine, BuildKit, Fixture);
-//  4. make paths absolute (relative to the matrix file's folder);
-//  5. validate, which also reads each fixture's golden.yaml (see
+//  1. read the file, at most Limits.Bytes of it;
+//  2. parse it: it must be UTF-8 and one YAML document;
+//  3. measure it against the Limits: aliases, nesting depth and nodes once
+//     aliases are expanded, before anything expands them;
+//  4. decode it strictly: unknown keys, duplicate keys, merge keys (<<)
+//     that cannot merge and values of the wrong type are problems with
+//     their field path and line (integers as the YAML 1.2 core schema
+//     reads them, see the package documentation);
+//  5. apply defaults (see the field lists of Engine, BuildKit, Fixture);
+//  6. make paths absolute (relative to the matrix file's folder);
+//  7. count the cell checks that expanding every profile takes (Limits.Cells);
+//  8. validate, which also reads each fixture's golden.yaml (see
 //     Fixture.Goldens).
 //
-// A file that cannot be read or is not YAML gives an error naming the file
-// (and, from the YAML parser, the line). Otherwise every problem of steps 2
-// to 5 is collected and returned together as a ValidationErrors.
-func Load(path string, opts ...Option) (*Matrix, error) {
-	o := loadOptions{now: time.Now}
+// Errors: a file that cannot be read is an error wrapping the os error. A
+// file that is not UTF-8 or not YAML is a *SyntaxError naming the file and
+// the line, alone: nothing is decoded after it. A file beyond a limit is a
+// *LimitError (errors.Is ErrLimit) naming the file, the limit and how to
+// raise it. Otherwise every problem of steps 4 to 8 is collected and
+// returned together as a ValidationErrors (errors.Is ErrInvalid), one per
+// problem. A malformed LimitsEnv is an error naming it.
+//
+// Cancelling ctx makes LoadContext return at once with an error wrapping
+// the context's cause; the work under way stops at its next check (it is
+// bounded by the Limits in any case).
+func LoadContext(ctx context.Context, path string, opts ...Option) (*Matrix, error) {
+	env, err := LimitsFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	o := loadOptions{now: time.Now, limits: env}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	o.limits = o.limits.orDefault()
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("load matrix: %w", err)
 	}
-	data, err := os.ReadFile(abs)
-	if err != nil {
+	type result struct {
+		m   *Matrix
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		m, err := load(ctx, abs, o)
+		done <- result{m, err}
+	}()
+	select {
+	case r := <-done:
+		return r.m, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("load %s: %w", abs, context.Cause(ctx))
+	}
+}
+
+// load is LoadContext's work, on the absolute path abs.
+func load(ctx context.Context, abs string, o loadOptions) (*Matrix, error) {
+	data, err := readLimited(abs, o.limits.Bytes)
+	var lerr *LimitError
+	switch {
+	case errors.As(err, &lerr):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("read matrix: %w", err)
 	}
-	p := &problems{lines: map[string]int{}}
-	m, err := decode(data, p)
+	root, err := parseDocument(ctx, abs, data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", abs, err)
+		return nil, err
 	}
-	m.Path, m.Dir, m.now = abs, filepath.Dir(abs), o.now
+	if _, err := checkBounds(ctx, abs, root, o.limits); err != nil {
+		return nil, err
+	}
+	p := &problems{lines: map[string]int{}}
+	m, ok := decode(root, p)
+	if !ok {
+		return nil, p.sorted()
+	}
+	m.Path, m.Dir, m.now, m.limits = abs, filepath.Dir(abs), o.now, o.limits
 	m.setDefaults()
 	m.makeAbsolute()
+	if n := m.cellChecks(); n > int64(o.limits.Cells) {
+		return nil, &LimitError{File: abs, Key: "cells", Limit: int64(o.limits.Cells),
+			What: fmt.Sprintf("expanding every profile takes %d cell checks, more than %d (the cells of the whole matrix, once per profile and once more per include or exclude pattern)", n, o.limits.Cells)}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("load %s: %w", abs, context.Cause(ctx))
+	}
+	m.ctx = ctx
 	m.validate(p, true)
+	m.ctx = nil
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("load %s: %w", abs, context.Cause(ctx))
+	}
 	if len(p.errs) > 0 {
 		return nil, p.sorted()
 	}
 	return m, nil
 }
 
-// decode parses data and decodes it into a Matrix, reporting unknown keys,
-// duplicate keys and values of the wrong shape or type as problems with
-// their field paths. It fails only when data is not YAML.
+// decode decodes the parsed file root (nil when empty) into a Matrix,
+// reporting unknown keys, duplicate keys and values of the wrong shape or
+// type as problems with their field paths. It returns false when nothing
+// else should be checked: the file is not a mapping, its top-level merge key
+// cannot merge, or yaml.v3 refused what the walk let through (then
+// validation would report what they left out as missing).
 //
 // yaml.v3's Decoder.KnownFields(true) finds unknown keys too, but names only
 // a line and a Go type, and a duplicate key makes it give up on the rest of
 // its mapping. So the node tree is walked against the schema first: each
 // problem is reported at its path (and line), the offending entry is
 // dropped, and the remaining tree, which now decodes cleanly, is decoded.
-func decode(data []byte, p *problems) (*Matrix, error) {
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		if err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("line %d: a second YAML document; the matrix is one document", extra.Line)
-	}
+func decode(root *yaml.Node, p *problems) (*Matrix, bool) {
 	m := &Matrix{}
-	if len(doc.Content) == 0 { // an empty file: validation says what is missing
-		return m, nil
+	if root == nil { // an empty file: validation says what is missing
+		return m, true
 	}
-	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode && !isNull(root) {
-		p.markBroken("", root.Line, "want a mapping of engines, buildkits, fixtures, exporters, profiles; got %s", describe(root))
-		return m, nil
+		p.addLine("", root.Line, "want a mapping of engines, buildkits, fixtures, exporters, profiles; got %s", describe(root))
+		return nil, false
 	}
 	w := walker{p: p}
 	w.walk(root, reflect.TypeOf(m).Elem(), "")
+	if slices.Contains(p.broken, "") { // a merge key at the top that cannot merge
+		return nil, false
+	}
 	if err := root.Decode(m); err != nil {
 		// Not expected after the walk; report it rather than lose it.
-		p.add("", "%v", err)
+		p.addLine("", root.Line, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, false
 	}
-	return m, nil
-}
-
-type walker struct{ p *problems }
-
-// walk checks n against type t at path, recording the line of every path.
-// It reports what does not fit and returns false when n itself must be
-// dropped; entries inside n that do not fit are removed from n.
-func (w walker) walk(n *yaml.Node, t reflect.Type, path string) bool {
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	if _, ok := w.p.lines[path]; !ok && path != "" {
-		w.p.lines[path] = n.Line
-	}
-	if isNull(n) {
-		return true
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			w.p.markBroken(path, n.Line, "want a mapping, got %s", describe(n))
-			return false
-		}
-		fields := yamlFields(t)
-		w.mapping(n, path, func(key string) (reflect.Type, bool) {
-			ft, ok := fields[key]
-			return ft, ok
-		}, func(key string) string {
-			return fmt.Sprintf("unknown field %q (known: %s)", key, strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
-		})
-	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			w.p.markBroken(path, n.Line, "want a mapping, got %s", describe(n))
-			return false
-		}
-		w.mapping(n, path, func(string) (reflect.Type, bool) { return t.Elem(), true }, nil)
-	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			w.p.markBroken(path, n.Line, "want a list, got %s", describe(n))
-			return false
-		}
-		for i, item := range n.Content {
-			if !w.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)) {
-				n.Content[i] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null", Line: item.Line}
-			}
-		}
-	default:
-		if n.Kind != yaml.ScalarNode {
-			w.p.markBroken(path, n.Line, "want %s, got %s", describeType(t), describe(n))
-			return false
-		}
-		if err := n.Decode(reflect.New(t).Interface()); err != nil {
-			w.p.markBroken(path, n.Line, "want %s, got %s", describeType(t), describe(n))
-			return false
-		}
-	}
-	return true
-}
-
-// mapping walks the entries of the mapping n at path. field gives the type
-// of a key's value, or false for an unknown key (unknown then says why).
-// Duplicate keys, unknown keys and values that do not fit are removed.
-func (w walker) mapping(n *yaml.Node, path string, field func(string) (reflect.Type, bool), unknown func(string) string) {
-	seen := map[string]int{}
-	kept := make([]*yaml.Node, 0, len(n.Content))
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
-			// "<<: *anchor": the merged mappings' keys belong to this mapping.
-			for _, src := range mergeSources(v) {
-				w.mapping(src, path, field, unknown)
-			}
-			kept = append(kept, k, v)
-			continue
-		}
-		if k.Kind != yaml.ScalarNode {
-			w.p.addLine(path, k.Line, "a key must be a plain value, got %s", describe(k))
-			continue
-		}
-		fp := joinPath(path, k.Value)
-		if first, dup := seen[k.Value]; dup {
-			w.p.addLine(fp, k.Line, "duplicate key %q (first at line %d)", k.Value, first)
-			continue
-		}
-		seen[k.Value] = k.Line
-		ft, ok := field(k.Value)
-		if !ok {
-			w.p.addLine(fp, k.Line, "%s", unknown(k.Value))
-			continue
-		}
-		w.p.lines[fp] = k.Line
-		if !w.walk(v, ft, fp) {
-			continue
-		}
-		kept = append(kept, k, v)
-	}
-	n.Content = kept
-}
-
-func mergeSources(v *yaml.Node) []*yaml.Node {
-	if v.Kind == yaml.AliasNode && v.Alias != nil {
-		v = v.Alias
-	}
-	switch v.Kind {
-	case yaml.MappingNode:
-		return []*yaml.Node{v}
-	case yaml.SequenceNode:
-		var out []*yaml.Node
-		for _, c := range v.Content {
-			out = append(out, mergeSources(c)...)
-		}
-		return out
-	}
-	return nil
-}
-
-// yamlFields maps the yaml keys of struct type t to their field types.
-func yamlFields(t reflect.Type) map[string]reflect.Type {
-	out := map[string]reflect.Type{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		out[name] = f.Type
-	}
-	return out
-}
-
-func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
-}
-
-// describe names what a node holds, for messages: "a list", "the string "x"".
-func describe(n *yaml.Node) string {
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.Tag {
-		case "!!null":
-			return "nothing"
-		case "!!int", "!!float":
-			return "the number " + n.Value
-		case "!!bool":
-			return "the boolean " + n.Value
-		}
-		return fmt.Sprintf("the string %q", n.Value)
-	}
-	return "a YAML " + n.Tag
-}
-
-func describeType(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return "an integer"
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a non-negative integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	}
-	return "a " + t.String()
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
+	return m, true
 }
 
 // setDefaults fills in what the file may leave out. It runs before

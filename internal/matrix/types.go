@@ -1,6 +1,7 @@
 package matrix
 
 import (
+	"context"
 	"strings"
 	"time"
 
@@ -25,7 +26,14 @@ type Matrix struct {
 	Path string `yaml:"-" json:"path"`
 	Dir  string `yaml:"-" json:"-"`
 
-	now func() time.Time
+	now    func() time.Time
+	limits Limits // as Load was given them; zero: DefaultLimits
+	// incomplete marks, while validating, the axes whose names may be
+	// wrong because of a problem already reported (see validate).
+	incomplete map[cell.Axis]bool
+	// ctx is LoadContext's while it loads: validation stops reading files
+	// once it is cancelled.
+	ctx context.Context
 }
 
 // EngineKind is the container engine's command: docker or podman.

@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"net/url"
 	"os"
@@ -32,7 +33,9 @@ var (
 // Validate checks a matrix that is already loaded, for example after a
 // caller changed it, and returns every problem as a ValidationErrors (nil
 // when there is none). Unlike Load it does not read golden.yaml again, and
-// its problems carry no line numbers.
+// its problems carry no line numbers. A matrix whose profiles take more
+// cell checks than its limits allow (Limits.Cells, as Load had them) is a
+// problem at "profiles", and its profiles are not expanded.
 func (m *Matrix) Validate() error {
 	p := &problems{lines: map[string]int{}}
 	m.validate(p, false)
@@ -44,13 +47,46 @@ func (m *Matrix) Validate() error {
 
 // validate checks everything, reading the goldens files first when
 // readGoldens is set.
+//
+// Profiles and known divergences name entries of the other lists. When an
+// entry's name is unknown because of a problem already reported (a list
+// that is empty or of the wrong shape, an empty entry, a name that is
+// missing, or a value its default name is made of that was dropped while
+// decoding), a reference that finds no entry is not reported: the first
+// problem may have made it up.
 func (m *Matrix) validate(p *problems, readGoldens bool) {
+	m.incomplete = nil
 	m.validateEngines(p)
 	m.validateBuildKits(p)
 	m.validateFixtures(p, readGoldens)
 	m.validateExporters(p)
+	m.incomplete = map[cell.Axis]bool{
+		cell.Engine:   p.dropped("engines", "name", "kind", "version", "rootless") || unnamed(m.Engines, func(e *Engine) string { return e.Name }),
+		cell.BuildKit: p.dropped("buildkits", "name", "version") || unnamed(m.BuildKits, func(b *BuildKit) string { return b.Name }),
+		cell.Fixture:  p.dropped("fixtures", "name") || unnamed(m.Fixtures, func(f *Fixture) string { return f.Name }),
+		cell.Platform: p.dropped("fixtures", "platforms") || len(m.Fixtures) == 0 || slices.Contains(m.Fixtures, nil),
+		cell.Exporter: p.dropped("exporters", "name") || unnamed(m.Exporters, func(e *Exporter) string { return e.Name }),
+	}
 	m.validateProfiles(p)
 	m.validateKnownDivergences(p)
+	m.incomplete = nil
+}
+
+// unnamed reports whether list is empty or holds an entry without a name
+// (an empty entry, or one whose name is missing or could not be made).
+func unnamed[T any](list []*T, name func(*T) string) bool {
+	return len(list) == 0 || slices.ContainsFunc(list, func(x *T) bool { return x == nil || name(x) == "" })
+}
+
+// anyIncomplete reports whether some list's names may be incomplete (see
+// validate).
+func (m *Matrix) anyIncomplete() bool {
+	for _, v := range m.incomplete {
+		if v {
+			return true
+		}
+	}
+	return false
 }
 
 // unique reports a problem at field when name was already used at another
@@ -271,6 +307,9 @@ func (m *Matrix) validateFixtures(p *problems, readGoldens bool) {
 	seen := map[string]string{}
 	exporters := m.exporterNames()
 	for i, fx := range m.Fixtures {
+		if m.ctx != nil && m.ctx.Err() != nil {
+			return // LoadContext has returned already
+		}
 		f := fmt.Sprintf("fixtures[%d]", i)
 		if fx == nil {
 			p.add(f, "empty entry")
@@ -279,14 +318,12 @@ func (m *Matrix) validateFixtures(p *problems, readGoldens bool) {
 		if checkName(p, f+".name", fx.Name, "fixture name") {
 			unique(p, seen, f, f+".name", "fixture", fx.Name)
 		}
-		if fx.Dir != "" {
-			checkFixtureDir(p, f, fx)
-		}
+		dirOK := fx.Dir != "" && checkFixtureDir(p, f, fx)
 		checkFixtureBase(p, f, fx)
 		platformsOK := checkFixturePlatforms(p, f, fx)
 		checkBuildArgs(p, f, fx)
 		checkFixtureEpoch(p, f, fx)
-		if readGoldens && fx.Dir != "" {
+		if readGoldens && dirOK { // else the folder's problem says enough
 			m.loadGoldens(p, i, fx)
 		}
 		checkGoldenKeys(p, f, fx, platformsOK, exporters)
@@ -309,7 +346,7 @@ func (m *Matrix) exporterNames() map[string]bool {
 // checkFixturePlatforms checks each platform and that none is listed twice;
 // it reports whether every platform parses.
 func checkFixturePlatforms(p *problems, f string, fx *Fixture) bool {
-	ok := true
+	ok, seen := true, map[string]bool{}
 	for j, pl := range fx.Platforms {
 		pf := fmt.Sprintf("%s.platforms[%d]", f, j)
 		if _, err := cell.ParsePlatform(pl); err != nil {
@@ -317,9 +354,10 @@ func checkFixturePlatforms(p *problems, f string, fx *Fixture) bool {
 			ok = false
 			continue
 		}
-		if slices.Contains(fx.Platforms[:j], pl) {
+		if seen[pl] {
 			p.add(pf, "duplicate platform %s", pl)
 		}
+		seen[pl] = true
 	}
 	return ok
 }
@@ -349,10 +387,14 @@ func checkFixtureEpoch(p *problems, f string, fx *Fixture) {
 		p.add(f+".sourceDateEpoch", "%d: must be 0 or more", *fx.SourceDateEpoch)
 	case fx.Datetime != "":
 		t, err := epoch.ParseDatetime(fx.Datetime)
-		if err != nil {
+		switch {
+		case err != nil:
 			p.add(f+".datetime", "%v", err)
-		} else if t.Unix() < 0 {
+		case t.Unix() < 0:
 			p.add(f+".datetime", "%q is before 1970", fx.Datetime)
+		case t.Nanosecond() != 0:
+			// SOURCE_DATE_EPOCH is whole seconds: nothing is truncated.
+			p.add(f+".datetime", "%q has a fraction of a second: SOURCE_DATE_EPOCH counts whole seconds", fx.Datetime)
 		}
 	}
 }
@@ -373,18 +415,20 @@ func checkGoldenKeys(p *problems, f string, fx *Fixture, platformsOK bool, expor
 	}
 }
 
-func checkFixtureDir(p *problems, f string, fx *Fixture) {
+// checkFixtureDir checks the fixture's folder and Dockerfile; it reports
+// whether the folder is one.
+func checkFixtureDir(p *problems, f string, fx *Fixture) bool {
 	st, err := os.Stat(fx.Dir)
 	switch {
 	case os.IsNotExist(err):
 		p.add(f+".dir", "folder %s does not exist", fx.Dir)
-		return
+		return false
 	case err != nil:
 		p.add(f+".dir", "%v", err)
-		return
+		return false
 	case !st.IsDir():
 		p.add(f+".dir", "%s is not a folder", fx.Dir)
-		return
+		return false
 	}
 	field := f + ".dockerfile"
 	if fx.Dockerfile == filepath.Join(fx.Dir, "Dockerfile") {
@@ -398,14 +442,36 @@ func checkFixtureDir(p *problems, f string, fx *Fixture) {
 		p.add(field, "%v", err)
 	case st.IsDir():
 		p.add(field, "%s is a folder, not a Dockerfile", fx.Dockerfile)
+	case !st.Mode().IsRegular():
+		p.add(field, "%s is not a regular file (%s)", fx.Dockerfile, st.Mode().Type())
 	}
+	return true
 }
 
 var baseImageArgRE = regexp.MustCompile(`(?m)^\s*ARG\s+` + BaseImageArg + `\b`)
 
+// dockerfileHead is how much of a Dockerfile is read to find ARG
+// BASE_IMAGE, which comes before the FROM that uses it.
+const dockerfileHead = 1 << 20
+
+// readDockerfileHead reads the first dockerfileHead bytes of a Dockerfile
+// that is a regular file (nil otherwise: checkFixtureDir reports it).
+func readDockerfileHead(file string) []byte {
+	if st, err := os.Stat(file); err != nil || !st.Mode().IsRegular() {
+		return nil // opening a FIFO would block
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	data, _ := io.ReadAll(io.LimitReader(f, dockerfileHead))
+	return data
+}
+
 func checkFixtureBase(p *problems, f string, fx *Fixture) {
 	if fx.Base == nil {
-		if data, err := os.ReadFile(fx.Dockerfile); err == nil && baseImageArgRE.Match(data) {
+		if data := readDockerfileHead(fx.Dockerfile); baseImageArgRE.Match(data) {
 			p.add(f+".base", "required: the Dockerfile declares ARG %s; set {suite: bookworm} (and an upstream image if wanted)", BaseImageArg)
 		}
 		return
@@ -458,6 +524,10 @@ func (m *Matrix) validateProfiles(p *problems) {
 	if len(m.Profiles) == 0 {
 		p.add("profiles", "at least one profile is required")
 	}
+	if limit := m.limits.orDefault().Cells; m.cellChecks() > int64(limit) {
+		p.add("profiles", "expanding every profile takes %d cell checks, more than the limit of %d (cells; %s)", m.cellChecks(), limit, LimitsEnv)
+		return
+	}
 	for _, name := range m.ProfileNames() {
 		f := "profiles." + name
 		pr := m.Profiles[name]
@@ -472,7 +542,7 @@ func (m *Matrix) validateProfiles(p *problems) {
 		for _, e := range errs {
 			p.add(fmt.Sprintf("%s.%s[%d]", f, e.list, e.index), "%s", e.msg)
 		}
-		if len(errs) == 0 && len(cells) == 0 {
+		if len(errs) == 0 && len(cells) == 0 && !m.anyIncomplete() {
 			p.add(f, "%v", ErrEmptyExpansion)
 		}
 	}
