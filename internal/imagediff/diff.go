@@ -70,7 +70,7 @@ func (d *differ) add(nb *nodeB, diff Difference) {
 	if diff.Level == "" {
 		diff.Level = nb.n.Level
 	}
-	if nb.hc.attestation {
+	if nb.hc.attestation || isEncoding(&diff, nb.hc) {
 		diff.Semantic = false
 	}
 	if diff.Note == "" && dockerDropped(&diff, nb.hc) {

@@ -49,26 +49,11 @@ type hintRule struct {
 }
 
 // hintRules is the table of known causes, checked in order; a difference may
-// match several.
-var hintRules = []hintRule{
-	{
-		id:    "oci-mediatypes",
-		cause: "docker vs OCI media types for the same objects: one exporter wrote docker schema 2 types, the other OCI types",
-		fix:   "export both with OCI media types: exporter option oci-mediatypes=true (e.g. --output type=image,oci-mediatypes=true; docker's classic store writes docker types)",
-		match: func(d *Difference, c *hintCtx) bool {
-			a, b := strA(d), strB(d)
-			return (d.Kind == KindMediaType && relateMediaTypes(a, b) == mtFlavour) || dockerDropped(d, c)
-		},
-	},
-	{
-		id:    "layer-compression",
-		cause: "same uncompressed layer (equal diff-id) compressed differently: another compression, gzip level or gzip implementation",
-		fix:   "pin the compression on both sides: exporter options compression=gzip,compression-level=N,force-compression=true",
-		match: func(d *Difference, _ *hintCtx) bool {
-			return d.Kind == KindCompression ||
-				(d.Kind == KindMediaType && relateMediaTypes(strA(d), strB(d)) == mtCompression)
-		},
-	},
+// match several. The encoding causes (encodingRules) come first.
+var hintRules = append(encodingHints(), contentHintRules...)
+
+// contentHintRules are the known causes that are not encoding.
+var contentHintRules = []hintRule{
 	{
 		id:    "rewrite-timestamp",
 		cause: "layer timestamps were rewritten to SOURCE_DATE_EPOCH on one side only (buildkit/rewritten-timestamp annotation)",

@@ -37,6 +37,9 @@ func hintCases() map[string][]hintCase {
 	return map[string][]hintCase{
 		"oci-mediatypes":    {pair("docker flavour", img(func(i *it.Image) { i.Docker = true }))},
 		"layer-compression": {pair("gzip level", img(func(i *it.Image) { i.Layers[1].GzipLevel = 1 }))},
+		"zstd-chunked": {pair("toc annotations", img(func(i *it.Image) {
+			i.Layers[1].Annotations = map[string]string{"io.github.containers.zstd-chunked.manifest-position": "297:79:105:1"}
+		}))},
 		"rewrite-timestamp": {pair("annotation", img(func(i *it.Image) {
 			i.Layers[1].Annotations = map[string]string{"buildkit/rewritten-timestamp": "1704067200"}
 			i.Layers[1].Entries = edit("etc/passwd", mtime(later))
