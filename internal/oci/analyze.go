@@ -27,7 +27,14 @@ const (
 // sentinels. Otherwise the Analysis lists everything found, including every
 // problem, and the error is Analysis.Err(): nil when the input is sound.
 func Analyze(ctx context.Context, path string) (*Analysis, error) {
-	l, err := openContext(ctx, path)
+	return AnalyzeWith(ctx, path, Options{})
+}
+
+// AnalyzeWith is Analyze with options: limits, and diff_ids recomputed
+// (Options.VerifyDiffIDs). An input over a limit is refused whole: a nil
+// Analysis and a *LimitError.
+func AnalyzeWith(ctx context.Context, path string, o Options) (*Analysis, error) {
+	l, err := OpenWith(ctx, path, o)
 	var pathErr *fs.PathError
 	if errors.As(err, &pathErr) {
 		return nil, err // it names the path already

@@ -20,7 +20,7 @@ type dirStore struct {
 }
 
 // openDir lists the layout directory's blobs (without reading them).
-func openDir(root string) (*dirStore, error) {
+func openDir(root string, lim Limits) (*dirStore, error) {
 	d := &dirStore{root: root}
 	err := filepath.WalkDir(filepath.Join(root, blobsDir), func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
@@ -33,8 +33,9 @@ func openDir(root string) (*dirStore, error) {
 		if err != nil {
 			return err
 		}
-		if len(d.blobs) >= maxEntries {
-			return fmt.Errorf("%s: %w: more than %d blobs", root, ErrTooLarge, maxEntries)
+		if max := lim.maxEntries(); int64(len(d.blobs)) >= max {
+			return &LimitError{What: root, Cap: "entries", Flag: "--max-entries", Max: max,
+				Claim: fmt.Sprintf("more than %d files under blobs/", max)}
 		}
 		d.blobs = append(d.blobs, filepath.ToSlash(rel))
 		return nil

@@ -7,7 +7,9 @@
 // does not grow with the tarball's size. Blob then serves any blob through an
 // io.SectionReader over those offsets, verifying it again as it is read, from
 // as many goroutines as needed. Gzip-compressed tarballs are decompressed
-// into an unlinked-on-close temporary file during the same single pass.
+// during the same single pass into a temporary file that has no name (Linux
+// O_TMPFILE, else unlinked as soon as it is created), so nothing of it
+// outlives the process, even one killed with SIGKILL.
 //
 // Analyze walks index.json -> manifests (through nested indexes, depth first,
 // in document order, as repro-build lists them) -> configs and layers, and
@@ -40,6 +42,10 @@
 //     reported as truncated: a download cut at a block boundary would look
 //     complete otherwise.
 //   - JSON documents (index, manifest, config) over 16 MiB, all documents
-//     together over 64 MiB, more than 100,000 layout files, or more than
-//     4096 manifests are refused (ErrTooLarge) rather than read into memory.
+//     together over 64 MiB, or more than 4096 manifests are refused
+//     (ErrTooLarge) rather than read into memory.
+//   - Limits caps the entries of an archive (100,000), the size a tar
+//     header claims (64 GiB) and what a decompression may produce (100 times
+//     the compressed size, at least 256 MiB); over a cap, the input is
+//     refused with a *LimitError naming the cap and the flag raising it.
 package oci

@@ -25,7 +25,7 @@ func FuzzAnalyze(f *testing.F) {
 	f.Add(l.Replace(ocitest.BlobPath(l.Layers[1].Digest), ocitest.Bytes([]byte("layer TWO"))).Tar())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx := context.Background()
-		lay, err := openReaderAt(ctx, bytes.NewReader(data), int64(len(data)), nil)
+		lay, err := openReaderAt(ctx, bytes.NewReader(data), int64(len(data)), nil, Limits{})
 		if err != nil {
 			checkSentinel(t, err)
 			return

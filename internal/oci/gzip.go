@@ -5,10 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 )
 
 var gzipMagic = []byte{0x1f, 0x8b}
@@ -22,34 +20,37 @@ func isGzip(ra io.ReaderAt) bool {
 
 // scanGzip indexes a gzip-compressed tar. Offsets into a compressed stream
 // are useless for random access, so the scan tees the decompressed archive
-// into an anonymous temporary file and serves blobs from that: still one
-// pass and flat memory, at the cost of disk space for the uncompressed tar.
-func scanGzip(ctx context.Context, ra io.ReaderAt, size int64) (st *tarStore, err error) {
+// into an unnamed temporary file (anonymousFile: nothing of it outlives the
+// process, even after SIGKILL) and serves blobs from that: still one pass
+// and flat memory, at the cost of disk space for the uncompressed tar, which
+// lim's unpacked-size cap bounds.
+func scanGzip(ctx context.Context, ra io.ReaderAt, size int64, lim Limits) (st *tarStore, err error) {
 	zr, err := gzip.NewReader(bufio.NewReaderSize(io.NewSectionReader(ra, 0, size), bufSize(size)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: gzip stream: %v", ErrNotArchive, err)
 	}
-	tmp, err := os.CreateTemp("", "repro-matrix-oci-*.tar")
+	tmp, err := anonymousFile()
 	if err != nil {
 		return nil, fmt.Errorf("gzip-compressed archive: %w", err)
 	}
-	cleanup := func() error {
-		return errors.Join(tmp.Close(), os.Remove(tmp.Name()))
-	}
 	defer func() {
 		if err != nil {
-			cleanup()
+			tmp.Close()
 		}
 	}()
+	limited := &unpackCap{r: zr, what: "gzip-compressed archive", max: lim.maxUnpacked(size)}
 	w := bufio.NewWriterSize(tmp, 1<<20)
-	s := newScanner(ctx, &gzipErrReader{io.TeeReader(zr, w)}, 1<<20)
+	s := newScanner(ctx, &gzipErrReader{io.TeeReader(limited, w)}, -1, 1<<20, lim)
 	if err := s.scan(); err != nil {
+		if limited.err != nil {
+			return nil, limited.err
+		}
 		return nil, err
 	}
 	if err := w.Flush(); err != nil {
 		return nil, fmt.Errorf("gzip-compressed archive: write temporary file: %w", err)
 	}
-	return &tarStore{ra: tmp, closer: cleanup, entries: s.entries, issues: s.problems}, nil
+	return &tarStore{ra: tmp, closer: tmp.Close, entries: s.entries, issues: s.problems}, nil
 }
 
 // gzipErrReader reports a damaged or cut gzip stream as a truncated archive

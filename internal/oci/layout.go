@@ -22,6 +22,7 @@ type Layout struct {
 	index       ocispec.Index
 	indexRaw    []byte
 	indexDigest digest.Digest
+	opts        Options
 
 	mu     sync.Mutex
 	closed bool
@@ -38,16 +39,39 @@ type Layout struct {
 // sizes and digests. It fails if the input is not a tar archive, is
 // truncated, or has no usable index.json.
 func Open(path string) (*Layout, error) {
-	return openContext(context.Background(), path)
+	return OpenWith(context.Background(), path, Options{})
 }
 
-func openContext(ctx context.Context, path string) (*Layout, error) {
+// Options tune OpenWith and AnalyzeWith. The zero value is what Open and
+// Analyze use: default limits, diff_ids counted but not recomputed.
+type Options struct {
+	// Limits are the caps on entries, claimed sizes and decompressed sizes.
+	Limits Limits
+	// VerifyDiffIDs makes Analyze and Verify decompress every layer and
+	// check that its uncompressed content hashes to the diff_id the config
+	// lists for it (OCI image-spec, config.md, "rootfs"). Without it only
+	// their number is checked against the manifest's layers.
+	VerifyDiffIDs bool
+}
+
+// OpenWith is Open with options, honouring ctx while the tarball is read.
+// An input over one of o.Limits is refused with a *LimitError.
+func OpenWith(ctx context.Context, path string, o Options) (*Layout, error) {
+	l, err := openContext(ctx, path, o)
+	if err != nil {
+		return nil, err
+	}
+	l.opts = o
+	return l, nil
+}
+
+func openContext(ctx context.Context, path string, o Options) (*Layout, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	if fi.IsDir() {
-		st, err := openDir(path)
+		st, err := openDir(path, o.Limits)
 		if err != nil {
 			return nil, err
 		}
@@ -60,7 +84,7 @@ func openContext(ctx context.Context, path string) (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := openReaderAt(ctx, f, fi.Size(), f.Close)
+	l, err := openReaderAt(ctx, f, fi.Size(), f.Close, o.Limits)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -73,21 +97,21 @@ func openContext(ctx context.Context, path string) (*Layout, error) {
 // targets, tests). Closing the Layout does not close ra. Its errors are
 // Open's.
 func OpenReaderAt(ctx context.Context, ra io.ReaderAt, size int64) (*Layout, error) {
-	return openReaderAt(ctx, ra, size, nil)
+	return openReaderAt(ctx, ra, size, nil, Limits{})
 }
 
 // openReaderAt opens a tarball held by ra; closer, if not nil, releases ra
 // when the Layout is closed.
-func openReaderAt(ctx context.Context, ra io.ReaderAt, size int64, closer func() error) (*Layout, error) {
+func openReaderAt(ctx context.Context, ra io.ReaderAt, size int64, closer func() error, lim Limits) (*Layout, error) {
 	var st *tarStore
 	var err error
 	if isGzip(ra) {
-		st, err = scanGzip(ctx, ra, size)
+		st, err = scanGzip(ctx, ra, size, lim)
 		if err == nil {
 			st.closer = chain(st.closer, closer)
 		}
 	} else {
-		st, err = scanTar(ctx, ra, size, closer)
+		st, err = scanTar(ctx, ra, size, closer, lim)
 	}
 	if err != nil {
 		return nil, err
@@ -98,6 +122,7 @@ func openReaderAt(ctx context.Context, ra io.ReaderAt, size int64, closer func()
 		return nil, err
 	}
 	_, l.docker = st.entries[dockerManifest]
+	l.opts.Limits = lim
 	return l, nil
 }
 

@@ -23,7 +23,6 @@ const (
 	blobsPrefix      = blobsDir + "/"
 	maxDocumentSize  = 16 << 20 // one JSON document (index, manifest, config)
 	maxDocumentTotal = 64 << 20 // all JSON documents an Analysis keeps
-	maxEntries       = 100_000  // files recorded from one layout
 )
 
 // cleanName maps a tar entry name to the layout-relative name it stands for:

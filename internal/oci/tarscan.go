@@ -32,7 +32,11 @@ type scanner struct {
 	problems []error
 	buf      []byte
 	lastEnd  int64 // offset just past the last entry's data and padding
-	seen     int   // entries read, recorded or not
+	seen     int64 // entries read, recorded or not
+	lim      Limits
+	// size is the archive's length when known (a plain tar), else -1: a
+	// header claiming more than what is left is truncation, not a cap.
+	size int64
 }
 
 // countingReader tracks the offset the tar reader has reached. archive/tar
@@ -49,12 +53,13 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func newScanner(ctx context.Context, r io.Reader, bufLen int) *scanner {
+func newScanner(ctx context.Context, r io.Reader, size int64, bufLen int, lim Limits) *scanner {
 	cr := &countingReader{r: r}
 	return &scanner{
 		ctx: ctx, cr: cr, tr: tar.NewReader(cr),
 		entries: map[string]*tarEntry{},
 		buf:     make([]byte, bufLen),
+		lim:     lim, size: size,
 	}
 }
 
@@ -72,6 +77,10 @@ func (s *scanner) scan() error {
 			return s.headerError(err)
 		}
 		s.seen++
+		if max := s.lim.maxEntries(); s.seen > max {
+			return &LimitError{What: "tar archive", Cap: "entries", Flag: "--max-entries", Max: max,
+				Claim: fmt.Sprintf("more than %d entries", max)}
+		}
 		if err := s.entry(hdr); err != nil {
 			return err
 		}
@@ -115,6 +124,11 @@ func (s *scanner) entry(hdr *tar.Header) error {
 		// writes them.
 		return fmt.Errorf("%s: %w: sparse tar entries are not supported", name, ErrNotRegular)
 	}
+	truncated := s.size >= 0 && hdr.Size > s.size-s.cr.n
+	if max := s.lim.maxEntrySize(); hdr.Size > max && !truncated {
+		return &LimitError{What: name, Cap: "entry size", Flag: "--max-entry-size", Max: max,
+			Claim: fmt.Sprintf("its tar header claims %d bytes", hdr.Size)}
+	}
 	e := &tarEntry{offset: s.cr.n, size: hdr.Size}
 	var err error
 	switch {
@@ -156,8 +170,6 @@ func (s *scanner) drain(name string, e *tarEntry) error {
 func (s *scanner) record(name string, e *tarEntry) error {
 	if _, dup := s.entries[name]; dup {
 		s.problems = append(s.problems, fmt.Errorf("%s: %w: the tar holds it more than once; the last one is used", name, ErrDuplicateEntry))
-	} else if len(s.entries) >= maxEntries {
-		return fmt.Errorf("tar archive: %w: more than %d layout files", ErrTooLarge, maxEntries)
 	}
 	s.entries[name] = e
 	return nil

@@ -20,9 +20,9 @@ type tarStore struct {
 }
 
 // scanTar indexes the plain tar archive readable from ra.
-func scanTar(ctx context.Context, ra io.ReaderAt, size int64, closer func() error) (*tarStore, error) {
+func scanTar(ctx context.Context, ra io.ReaderAt, size int64, closer func() error, lim Limits) (*tarStore, error) {
 	r := bufio.NewReaderSize(io.NewSectionReader(ra, 0, size), bufSize(size))
-	s := newScanner(ctx, r, bufSize(size))
+	s := newScanner(ctx, r, size, bufSize(size), lim)
 	if err := s.scan(); err != nil {
 		return nil, err
 	}
