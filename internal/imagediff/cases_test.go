@@ -48,3 +48,30 @@ func TestCaseZstdChunked(t *testing.T) {
 	res = diffCase(t, "zstd-chunked", "a-gzip.tar", "c-zstd-plain.tar")
 	verdicts(t, res, false, true)
 }
+
+// oras-project/oras-go#993: linux/arm64/v8 and linux/arm64 are one platform.
+func TestCaseArm64V8Pairing(t *testing.T) {
+	res := diffCase(t, "arm64-v8-pairing", "a-arm64-v8.tar", "c-arm64-novariant-changed.tar")
+	verdicts(t, res, false, false)
+	if ds := find(res, imagediff.KindMissing, ""); len(ds) > 0 {
+		t.Fatalf("the arm64 manifests are not paired:\n%s", dump(res))
+	}
+	v := mustFind(t, res, imagediff.KindPlatform, "descriptor.platform.variant")
+	if v.A != "v8" || v.B != nil || v.Semantic {
+		t.Fatalf("variant: %+v", v)
+	}
+	mustFind(t, res, imagediff.KindContent, "/arch.txt")
+	if txt := textOf(t, res); !strings.Contains(txt, "/arch.txt") || !strings.Contains(txt, "variant") {
+		t.Fatalf("text:\n%s", txt)
+	}
+
+	res = diffCase(t, "arm64-v8-pairing", "a-arm64-v8.tar", "b-arm64-novariant.tar")
+	verdicts(t, res, false, true)
+	var fields []string
+	for _, l := range all(res) {
+		fields = append(fields, string(l.d.Kind)+" "+l.d.Field)
+	}
+	if len(fields) != 1 || fields[0] != "platform descriptor.platform.variant" {
+		t.Fatalf("a vs b should differ only in the variant, got %q\n%s", fields, dump(res))
+	}
+}

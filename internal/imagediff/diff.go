@@ -368,10 +368,7 @@ func (d *differ) compareManifests(ctx context.Context, root *nodeB, p leafPair) 
 	mb.hc.attestation = p.a.attestation || p.b.attestation
 	da, db := p.a.desc, p.b.desc
 	d.compareDescriptorMeta(mb, "descriptor.", da, db)
-	if !platformEqual(da.Platform, db.Platform) {
-		d.add(mb, Difference{Kind: KindPlatform, Field: "descriptor.platform",
-			A: platformOrNil(da.Platform), B: platformOrNil(db.Platform), Semantic: true})
-	}
+	d.comparePlatform(mb, "descriptor.platform", da.Platform, db.Platform)
 	defer keep(root, mb)
 	if da.Digest == db.Digest {
 		return nil

@@ -147,6 +147,12 @@ var contentHintRules = []hintRule{
 		},
 	},
 	{
+		id:    "platform-spelling",
+		cause: "the same platform spelled two ways in the index (linux/arm64/v8 vs linux/arm64, amd64/v1 vs amd64): tools that compare platform strings take them for two",
+		fix:   "nothing to normalize for runtimes, which normalize as containerd's platforms package does; spell --platform the same way on both builds for tools that compare strings",
+		match: func(d *Difference, _ *hintCtx) bool { return d.Kind == KindPlatform && !d.Semantic && d.Note != "" },
+	},
+	{
 		id:    "entry-order",
 		cause: "tar entries are written in a different order (different engine, exporter or filesystem walk order)",
 		fix:   "use the same engine and exporter on both sides (BuildKit writes entries sorted); ignored by --semantic",

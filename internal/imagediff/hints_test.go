@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/repro-matrix/repro-matrix/internal/imagediff"
 	it "github.com/repro-matrix/repro-matrix/internal/oci/ocitest"
 )
@@ -40,6 +42,9 @@ func hintCases() map[string][]hintCase {
 		"zstd-chunked": {pair("toc annotations", img(func(i *it.Image) {
 			i.Layers[1].Annotations = map[string]string{"io.github.containers.zstd-chunked.manifest-position": "297:79:105:1"}
 		}))},
+		"platform-spelling": {{name: "arm64/v8",
+			a: single(img(func(i *it.Image) { i.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"} })),
+			b: single(img(func(i *it.Image) { i.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm64"} }))}},
 		"rewrite-timestamp": {pair("annotation", img(func(i *it.Image) {
 			i.Layers[1].Annotations = map[string]string{"buildkit/rewritten-timestamp": "1704067200"}
 			i.Layers[1].Entries = edit("etc/passwd", mtime(later))

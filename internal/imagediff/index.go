@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -43,10 +42,7 @@ func (d *differ) compareIndexDocs(ctx context.Context, nb *nodeB, a, b *ocispec.
 		da, db := subs[0][i], subs[1][i]
 		p := fmt.Sprintf("%sindexes[%d].", prefix, i)
 		d.compareDescriptorMeta(nb, p+"descriptor.", da, db)
-		if !platformEqual(da.Platform, db.Platform) {
-			d.add(nb, Difference{Kind: KindPlatform, Field: p + "descriptor.platform",
-				A: platformOrNil(da.Platform), B: platformOrNil(db.Platform), Semantic: true})
-		}
+		d.comparePlatform(nb, p+"descriptor.platform", da.Platform, db.Platform)
 		if da.Digest == db.Digest {
 			continue
 		}
@@ -224,41 +220,6 @@ func (d *differ) configPlatform(ctx context.Context, side int, desc ocispec.Desc
 		return nil, err
 	}
 	return &ocispec.Platform{OS: c.OS, Architecture: c.Architecture, Variant: c.Variant, OSVersion: c.OSVersion}, nil
-}
-
-func platformKey(p *ocispec.Platform) string {
-	if p == nil {
-		return "unknown platform"
-	}
-	k := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		k += "/" + p.Variant
-	}
-	if p.OSVersion != "" {
-		k += ":" + p.OSVersion
-	}
-	if k == "/" {
-		return "unknown platform"
-	}
-	return k
-}
-
-func platformEqual(a, b *ocispec.Platform) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return reflect.DeepEqual(*a, *b)
-}
-
-func platformOrNil(p *ocispec.Platform) any {
-	if p == nil {
-		return nil
-	}
-	s := platformKey(p)
-	if len(p.OSFeatures) > 0 {
-		s += " [" + strings.Join(p.OSFeatures, ",") + "]"
-	}
-	return s
 }
 
 // DescriptorSummary describes a manifest or layer present on one side only.
