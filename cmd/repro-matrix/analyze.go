@@ -21,6 +21,7 @@ type analyzeOptions struct {
 	expected     string
 	showContents bool
 	json         bool
+	limits       oci.Limits
 }
 
 func newAnalyzeCmd() *cobra.Command {
@@ -37,7 +38,9 @@ and size, referenced or not.
 
 Exit status: 0 when the tarball is sound (and has the expected digest, if
 given), 1 when its image digest differs from --expected-image-digest, 2 when
-the input is unusable or damaged (every problem found is listed).`,
+the input is unusable or damaged (every problem found is listed), or when it
+exceeds a cap on entries, claimed sizes or decompressed size (the message
+names the cap and the flag that raises it).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAnalyze(cmd.Context(), cmd.OutOrStdout(), args[0], o)
@@ -47,6 +50,7 @@ the input is unusable or damaged (every problem found is listed).`,
 	f.StringVar(&o.expected, "expected-image-digest", "", "the image digest the tarball must have: sha256:HEX, or the bare HEX as repro-build accepts")
 	f.BoolVar(&o.showContents, "show-contents", false, "print index, manifests and configs in full, pretty-printed")
 	f.BoolVar(&o.json, "json", false, "print the analysis as JSON")
+	addLimitFlags(f, &o.limits)
 	return cmd
 }
 
@@ -55,7 +59,7 @@ func runAnalyze(ctx context.Context, stdout io.Writer, path string, o analyzeOpt
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("--expected-image-digest %q: %w", o.expected, err))
 	}
-	a, err := oci.Analyze(ctx, path)
+	a, err := oci.AnalyzeWith(ctx, path, oci.Options{Limits: o.limits})
 	if a == nil {
 		return withCode(exitUsage, err)
 	}

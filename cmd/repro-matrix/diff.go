@@ -26,6 +26,7 @@ type diffFlags struct {
 	max           int
 	epoch         string
 	verifyDiffIDs bool
+	limits        oci.Limits
 }
 
 func newDiffCmd() *cobra.Command {
@@ -49,7 +50,8 @@ never reported equal, not even to itself.
 Exit status: 0 when the images are equal under the chosen verdict (strict,
 or semantic with --semantic), 1 when they differ, 2 for unusable input,
 including an image that analyze calls damaged (the message names the side, A
-or B, and every bad blob).`,
+or B, and every bad blob) and one over a cap on entries, claimed sizes or
+decompressed size (the message names the cap and the flag that raises it).`,
 		Example: `  repro-matrix diff build-a.tar build-b.tar
   repro-matrix diff --semantic --max 50 ./layout-a ./layout-b
   repro-matrix diff --json a.tar b.tar > diff.json`,
@@ -69,6 +71,7 @@ or B, and every bad blob).`,
 	fl.IntVar(&f.max, "max", 20, "number of difference lines shown (0: all)")
 	fl.StringVar(&f.epoch, "source-date-epoch", "", "SOURCE_DATE_EPOCH of the builds (Unix seconds or RFC 3339) for timestamp hints; default $SOURCE_DATE_EPOCH, else the configs' created time")
 	fl.BoolVar(&f.verifyDiffIDs, "verify-diffids", false, "stream and check layers whose configs claim equal diff-ids instead of trusting the claim")
+	addLimitFlags(fl, &f.limits)
 	return cmd
 }
 
@@ -88,12 +91,12 @@ func runDiff(ctx context.Context, stdout io.Writer, pathA, pathB string, f diffF
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	a, err := oci.Open(pathA)
+	a, err := oci.OpenWith(ctx, pathA, oci.Options{Limits: f.limits})
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("image A: %w", err))
 	}
 	defer a.Close()
-	b, err := oci.Open(pathB)
+	b, err := oci.OpenWith(ctx, pathB, oci.Options{Limits: f.limits})
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("image B: %w", err))
 	}
