@@ -34,7 +34,9 @@ func newAnalyzeCmd() *cobra.Command {
 layers, and prints the index digest, each manifest's digest, media type and
 platform, and the image digest: the digest of index.json's first manifest,
 as repro-build's analyze reports it. Every blob is checked against its digest
-and size, referenced or not.
+and size, referenced or not. A non-distributable layer whose blob is absent,
+as the OCI image layout allows, is accepted and listed as not verified, with
+its urls; any other missing blob is damage.
 
 Exit status: 0 when the tarball is sound (and has the expected digest, if
 given), 1 when its image digest differs from --expected-image-digest, 2 when
@@ -161,11 +163,20 @@ func printAnalysisText(w io.Writer, a *oci.Analysis, full bool) error {
 		printAnalyzedManifest(w, m, full)
 	}
 	fmt.Fprintln(w)
-	if len(a.Problems) == 0 {
-		_, err := fmt.Fprintf(w, "Verified %d blob(s), %d bytes: every blob matches its digest and size.\n", a.Blobs, a.BlobBytes)
-		return err
+	for _, u := range a.Unverified {
+		fmt.Fprintf(w, "Not verified: %s\n", u)
 	}
-	return nil
+	if len(a.Problems) > 0 {
+		return nil
+	}
+	var err error
+	if len(a.Unverified) == 0 {
+		_, err = fmt.Fprintf(w, "Verified %d blob(s), %d bytes: every blob matches its digest and size.\n", a.Blobs, a.BlobBytes)
+	} else {
+		_, err = fmt.Fprintf(w, "Verified %d blob(s), %d bytes: every blob present matches its digest and size; %d non-distributable layer(s) absent, as the OCI image layout allows, not verified.\n",
+			a.Blobs, a.BlobBytes, len(a.Unverified))
+	}
+	return err
 }
 
 func printAnalyzedManifest(w io.Writer, m oci.Manifest, full bool) {

@@ -178,3 +178,24 @@ func TestAnalyzeCLIShowContents(t *testing.T) {
 	short.expect(t, 0, "characters omitted. Pass --show-contents to print them in their entirety]")
 	runCLI(t, "analyze", "--show-contents", p).expect(t, 0, "Config contents:", `"diff_ids"`, "\n      \"schemaVersion\": 2,")
 }
+
+// TestAnalyzeCLIForeignLayerAbsent: the cases README's foreign-layer-absent.
+// A non-distributable layer's absent blob is accepted with a line saying it
+// was not verified, with the complete image's digest; another missing blob
+// stays damage.
+func TestAnalyzeCLIForeignLayerAbsent(t *testing.T) {
+	const dir = "../../internal/oci/testdata/foreign/"
+	b := runCLI(t, "analyze", dir+"b-foreign-present.tar")
+	b.expect(t, 0, "every blob matches")
+	img := b.stdout[strings.Index(b.stdout, "Image digest: "):]
+	img = img[:strings.Index(img, "\n")]
+	runCLI(t, "analyze", dir+"a-foreign-absent.tar").expect(t, 0, img,
+		"Not verified: layer 1 of manifest", "non-distributable (application/vnd.oci.image.layer.nondistributable.v1.tar+gzip)",
+		"https://example.invalid/base-layer.tar.gz", "1 non-distributable layer(s) absent")
+	r := runCLI(t, "analyze", "--json", dir+"a-foreign-absent.tar")
+	var a oci.Analysis
+	if err := json.Unmarshal([]byte(r.stdout), &a); err != nil || len(a.Unverified) != 1 || len(a.Unverified[0].URLs) != 1 {
+		t.Errorf("JSON (%v): %s", err, r.stdout)
+	}
+	runCLI(t, "diff", dir+"a-foreign-absent.tar", dir+"b-foreign-present.tar").expect(t, 0, "identical")
+}

@@ -32,6 +32,9 @@ type Analysis struct {
 	BlobBytes int64 `json:"blobBytes"`
 	// Problems lists all damage found. The input is sound iff it is empty.
 	Problems []Problem `json:"problems"`
+	// Unverified lists the non-distributable layers whose blobs are absent,
+	// which are accepted but could not be checked (see IsNonDistributable).
+	Unverified []Unverified `json:"unverified,omitempty"`
 	// IndexContents is index.json as stored.
 	IndexContents json.RawMessage `json:"indexContents,omitempty"`
 }

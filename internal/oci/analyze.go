@@ -64,7 +64,7 @@ func (l *Layout) Analyze(ctx context.Context) (*Analysis, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &walker{ctx: ctx, l: l, a: a, files: files, reported: map[string]bool{}}
+	w := &walker{ctx: ctx, l: l, a: a, files: files, reported: map[string]bool{}, absent: map[string]bool{}}
 	w.checkLayoutFile()
 	w.checkIndex()
 	for _, d := range l.index.Manifests {
@@ -114,6 +114,7 @@ type walker struct {
 	a        *Analysis
 	files    map[string]error // sweep result per blob file
 	reported map[string]bool  // blob files already named in a problem
+	absent   map[string]bool  // blob files of absent non-distributable layers
 	kept     int64            // bytes of documents kept in the Analysis
 	nodes    int
 	capped   bool

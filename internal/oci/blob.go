@@ -18,7 +18,14 @@ import (
 // the time.
 // Memory use does not depend on the blob's size, and any number of readers
 // may be open at once. Close the reader when done.
+//
+// A non-distributable layer whose blob is absent, which Analyze and Verify
+// accept, cannot be read: its error wraps ErrNotDistributed (and
+// ErrBlobMissing), so that a caller can report the layer as not comparable.
 func (l *Layout) Blob(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if l.absentNonDistributable(d) {
+		return nil, fmt.Errorf("blob %s: %w (%s; urls %v): %w", d.Digest, ErrNotDistributed, d.MediaType, d.URLs, ErrBlobMissing)
+	}
 	name, err := l.checkBlob(d)
 	if err != nil {
 		return nil, err

@@ -24,6 +24,10 @@ var (
 	// ErrInvalidDigest: a descriptor's digest, or a blob's file name, is not a
 	// valid digest of an algorithm go-digest supports.
 	ErrInvalidDigest = sentinel("invalid-digest", "invalid digest")
+	// ErrNotDistributed: Blob was asked for a non-distributable layer whose
+	// blob the layout lacks, which Analyze accepts unverified (see
+	// IsNonDistributable). Such an error wraps ErrBlobMissing too.
+	ErrNotDistributed = sentinel("not-distributed", "non-distributable layer absent")
 	// ErrBlobMissing: a referenced blob is not in the layout.
 	ErrBlobMissing = sentinel("blob-missing", "blob missing")
 	// ErrNotRegular: a blob is present but not as a regular file (symlink,

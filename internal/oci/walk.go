@@ -106,6 +106,12 @@ func (w *walker) describeImage(m *Manifest, man ocispec.Manifest) {
 	m.LayerCount = len(man.Layers)
 	for i, l := range man.Layers {
 		m.LayerBytes += l.Size
+		if w.l.absentNonDistributable(l) {
+			w.absent[blobPath(l.Digest)] = true
+			w.a.Unverified = append(w.a.Unverified, Unverified{Manifest: m.Digest, Layer: i,
+				Digest: l.Digest, MediaType: l.MediaType, Size: l.Size, URLs: l.URLs})
+			continue
+		}
 		w.checkRef(l, fmt.Sprintf("layer %d of %s", i+1, owner))
 	}
 }
@@ -170,7 +176,7 @@ func (w *walker) checkDockerManifest() {
 
 func (w *walker) checkDockerPath(p string) {
 	name := cleanName(p)
-	if _, err := w.l.st.lookup(name); err != nil {
+	if _, err := w.l.st.lookup(name); err != nil && !w.absent[name] {
 		w.problem(name, name, fmt.Errorf("%s: %w", dockerManifest, err))
 	}
 }
