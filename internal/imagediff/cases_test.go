@@ -75,3 +75,37 @@ func TestCaseArm64V8Pairing(t *testing.T) {
 		t.Fatalf("a vs b should differ only in the variant, got %q\n%s", fields, dump(res))
 	}
 }
+
+// moby/buildkit#3168, #3980: a squashed image and its two-layer twin whose
+// whiteouts delete a file and empty a folder make the same filesystem.
+func TestCaseWhiteoutVsSquashed(t *testing.T) {
+	res := diffCase(t, "whiteout-vs-squashed", "a-two-layers-whiteouts.tar", "b-squashed.tar")
+	verdicts(t, res, false, true)
+	if d := mustFind(t, res, imagediff.KindLayerCount, "layers"); d.Semantic || d.A != 2 || d.B != 1 {
+		t.Fatalf("%+v", d)
+	}
+	txt := textOf(t, res)
+	if !strings.Contains(txt, "layers differ, the filesystems they make are equal") {
+		t.Fatalf("text:\n%s", txt)
+	}
+	for _, l := range all(res) {
+		if l.d.Semantic {
+			t.Errorf("semantic difference %s %s at %s", l.d.Kind, l.d.Path, l.where)
+		}
+	}
+}
+
+// moby/buildkit#5947: a whiteout's own mtime is in no filesystem.
+func TestCaseWhiteoutMtime(t *testing.T) {
+	res := diffCase(t, "whiteout-mtime", "a-whiteouts-at-epoch.tar", "b-whiteouts-at-build-time.tar")
+	verdicts(t, res, false, true)
+	for _, p := range []string{"/etc/.wh.junk", "/var/cache/app/.wh..wh..opq"} {
+		d := mustFind(t, res, imagediff.KindMtime, p)
+		if d.Semantic || !hasHint(d, "whiteout-mtime") || hasHint(d, "mtime-after-epoch") {
+			t.Fatalf("%+v", d)
+		}
+	}
+	if h := hintIDs(res); h["whiteout-mtime"] != 2 || h["mtime-after-epoch"] != 0 {
+		t.Fatalf("hints %v", h)
+	}
+}

@@ -70,7 +70,7 @@ func (d *differ) add(nb *nodeB, diff Difference) {
 	if diff.Level == "" {
 		diff.Level = nb.n.Level
 	}
-	if nb.hc.attestation || isEncoding(&diff, nb.hc) {
+	if nb.hc.attestation || isEncoding(&diff, nb.hc) || explainedByFS(&diff, nb.hc) {
 		diff.Semantic = false
 	}
 	if diff.Note == "" && dockerDropped(&diff, nb.hc) {
@@ -89,6 +89,9 @@ func (d *differ) add(nb *nodeB, diff Difference) {
 		}
 		diff.Hints = append(diff.Hints, r.id)
 		h := d.hints[r.id]
+		if h != nil && nb.hc.fsView {
+			continue // counted once, where the layers showed it
+		}
 		if h == nil {
 			h = &Hint{ID: r.id, Cause: r.cause, Fix: r.fix, Example: where}
 			d.hints[r.id] = h
@@ -407,12 +410,39 @@ func (d *differ) compareManifests(ctx context.Context, root *nodeB, p leafPair) 
 		return err
 	}
 	d.setEpoch(mb.hc, cfgs)
-	if err := d.compareLayers(ctx, mb, ma.Layers, mbm.Layers, cfgs); err != nil {
+	if err := d.compareContent(ctx, mb, ma.Layers, mbm.Layers, cfgs); err != nil {
 		return err
 	}
 	if d.res.Strict.Total() == before {
 		d.add(mb, Difference{Kind: KindEncoding, Field: "manifest", A: da.Digest, B: db.Digest,
 			Note: "the manifests differ only in encoding"})
+	}
+	return nil
+}
+
+// compareContent compares the layers of two manifests one by one (the
+// strict view: every byte-level difference, layer structure included) and,
+// when fsComparable, the filesystems they make (the semantic view), and says
+// on the manifest node which explains which.
+func (d *differ) compareContent(ctx context.Context, mb *nodeB, la, lb []ocispec.Descriptor, cfgs [2]*configDoc) error {
+	fs := d.fsComparable(la, lb, cfgs)
+	mb.hc.fsCompared = fs
+	before := d.res.Strict.Layer + d.res.Strict.Entry
+	if err := d.compareLayers(ctx, mb, la, lb, cfgs); err != nil {
+		return err
+	}
+	if !fs {
+		return nil
+	}
+	equal, err := d.compareFilesystems(ctx, mb, la, lb)
+	if err != nil {
+		return err
+	}
+	switch layersDiffer := d.res.Strict.Layer+d.res.Strict.Entry > before; {
+	case layersDiffer && equal:
+		mb.n.Note = "layers differ, the filesystems they make are equal"
+	case layersDiffer:
+		mb.n.Note = "layers differ, and so do the filesystems they make"
 	}
 	return nil
 }

@@ -195,8 +195,11 @@ func TestManifestDifferences(t *testing.T) {
 		b.Layers = append(b.Layers, it.Layer{Entries: []it.Entry{it.File("extra", "x")}})
 		res := diff(t, single(baseImage()), single(b))
 		d := mustFind(t, res, imagediff.KindLayerCount, "layers")
-		if d.A != 2 || d.B != 3 || !d.Semantic {
-			t.Fatalf("%+v", d)
+		if d.A != 2 || d.B != 3 || d.Semantic {
+			t.Fatalf("the layer count is strict, the filesystem semantic: %+v", d)
+		}
+		if e := mustFind(t, res, imagediff.KindMissing, "/extra"); !e.Semantic {
+			t.Fatalf("%+v", e)
 		}
 		m := mustFind(t, res, imagediff.KindMissing, "layers[2]")
 		if m.A != nil || m.B == nil {
@@ -212,7 +215,7 @@ func TestManifestDifferences(t *testing.T) {
 		b.Layers = []it.Layer{b.Layers[0], {Entries: []it.Entry{it.File("mid", "x")}}, b.Layers[1]}
 		res := diff(t, single(baseImage()), single(b))
 		m := mustFind(t, res, imagediff.KindMissing, "layers[1]")
-		if m.B == nil || len(find(res, imagediff.KindMissing, "")) != 1 {
+		if m.B == nil || len(find(res, imagediff.KindMissing, "")) != 2 || !mustFind(t, res, imagediff.KindMissing, "/mid").Semantic {
 			t.Fatal(dump(res))
 		}
 		// No layer pair was compared, so no entry differs.

@@ -282,7 +282,7 @@ func formatName(f tar.Format) string {
 
 func (lc *layerCmp) countEntry(semantic bool) {
 	lc.d.res.Strict.Entry++
-	if semantic && !lc.nb.hc.attestation {
+	if semantic && !lc.nb.hc.attestation && !lc.nb.hc.fsCompared {
 		lc.d.res.Semantic.Entry++
 	}
 }

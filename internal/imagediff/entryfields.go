@@ -71,7 +71,11 @@ func (lc *layerCmp) compareHeader(ed *entryDiffs, a, b *entryInfo) {
 		ed.add(KindOwnerName, "gname", a.gname, b.gname, false)
 	}
 	if !a.mtime.Equal(b.mtime) {
-		ed.add(KindMtime, "mtime", a.mtime.UTC(), b.mtime.UTC(), true).Note = rewrittenNote(lc.nb.hc.rewritten)
+		note := rewrittenNote(lc.nb.hc.rewritten)
+		if isWhiteout(a.name) {
+			note = "a whiteout's own mtime: in no container's filesystem, and not rewritten by rewrite-timestamp"
+		}
+		ed.add(KindMtime, "mtime", a.mtime.UTC(), b.mtime.UTC(), true).Note = note
 	}
 	if !a.atime.Equal(b.atime) {
 		ed.add(KindTime, "atime", timeOrNil(a.atime), timeOrNil(b.atime), false)

@@ -90,11 +90,19 @@ func find(res *imagediff.Result, k imagediff.Kind, f string) []*imagediff.Differ
 	return out
 }
 
+// mustFind returns the first difference of kind k in f, the semantic one
+// first when both views name it (a layer's entry, strict, and the applied
+// filesystem's path, semantic).
 func mustFind(t *testing.T, res *imagediff.Result, k imagediff.Kind, f string) *imagediff.Difference {
 	t.Helper()
 	ds := find(res, k, f)
 	if len(ds) == 0 {
 		t.Fatalf("no %s difference in %q; have:\n%s", k, f, dump(res))
+	}
+	for _, d := range ds {
+		if d.Semantic {
+			return d
+		}
 	}
 	return ds[0]
 }

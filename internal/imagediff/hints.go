@@ -28,6 +28,12 @@ type hintCtx struct {
 	docker [2]bool
 	// sameBlob: the layer blobs are identical.
 	sameBlob bool
+	// fsCompared: the manifests' applied filesystems are compared, so the
+	// semantic verdict is theirs and not the layers' (explainedByFS).
+	fsCompared bool
+	// fsView: the difference is in the applied filesystem, whose causes
+	// the layers' differences have mostly counted already.
+	fsView bool
 }
 
 // dockerDropped tells whether an annotation difference is explained by one
@@ -60,6 +66,14 @@ var contentHintRules = []hintRule{
 		fix:   "exporter option rewrite-timestamp=true with the same SOURCE_DATE_EPOCH on both builds (BuildKit >= v0.13)",
 		match: func(d *Difference, c *hintCtx) bool {
 			return d.Kind == KindAnnotation && annotKey(d) == annotRewrittenTimestamp && !c.sameBlob && !dockerDropped(d, c)
+		},
+	},
+	{
+		id:    "whiteout-mtime",
+		cause: "the mtimes of whiteout entries (.wh.NAME, .wh..wh..opq) differ: rewrite-timestamp does not cover the whiteouts a deletion leaves (moby/buildkit#5947); no container sees them, as whiteouts are in no filesystem",
+		fix:   "nothing a container sees; to make the layers equal, use a BuildKit whose rewrite-timestamp clamps whiteouts too, or squash the stage (FROM scratch + COPY --from=stage / /) so that no whiteout is written; ignored by --semantic",
+		match: func(d *Difference, _ *hintCtx) bool {
+			return d.Kind == KindMtime && isWhiteout(canonName(d.Path))
 		},
 	},
 	{
@@ -251,7 +265,7 @@ func kindIs(k Kind) func(*Difference, *hintCtx) bool {
 // epoch: whether each side has one, and whether it is later. ok is false
 // for other differences, or without an epoch to judge by.
 func mtimeVsEpoch(d *Difference, c *hintCtx) (has, later [2]bool, ok bool) {
-	if d.Kind != KindMtime || c.epoch == nil {
+	if d.Kind != KindMtime || c.epoch == nil || isWhiteout(canonName(d.Path)) {
 		return has, later, false
 	}
 	for i, v := range []any{d.A, d.B} {

@@ -171,7 +171,8 @@ func TestWriteTextMissingObjects(t *testing.T) {
 	out := buf.String()
 	for _, want := range []string{
 		"! manifests[linux/arm64]: only in B: oci.image.manifest.v1+json sha256:",
-		"! layers[2]: only in B: oci.image.layer.v1.tar+gzip sha256:",
+		"layers[2]: only in B: oci.image.layer.v1.tar+gzip sha256:",
+		"! /extra: only in B: file 0644 1 B",
 		"layers: 2 ≠ 3",
 		"subject: (none) ≠ sha256:",
 	} {

@@ -120,9 +120,10 @@ const (
 	KindSize      Kind = "size"
 	KindContent   Kind = "content" // content digest
 	KindLinkname  Kind = "linkname"
-	KindXattr     Kind = "xattr"  // Field is "xattr[name]"
-	KindPAX       Kind = "pax"    // other PAX records; Field is "pax[key]"
-	KindDevice    Kind = "device" // device major/minor numbers
+	KindXattr     Kind = "xattr"     // Field is "xattr[name]"
+	KindPAX       Kind = "pax"       // other PAX records; Field is "pax[key]"
+	KindDevice    Kind = "device"    // device major/minor numbers
+	KindHardLinks Kind = "hardLinks" // the paths sharing a file's inode, in the applied filesystem
 )
 
 // Difference is one field that differs, with the value on each side. A nil
