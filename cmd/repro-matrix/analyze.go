@@ -22,12 +22,13 @@ type analyzeOptions struct {
 	showContents bool
 	json         bool
 	limits       oci.Limits
+	diffIDs      bool
 }
 
 func newAnalyzeCmd() *cobra.Command {
 	var o analyzeOptions
 	cmd := &cobra.Command{
-		Use:   "analyze [--expected-image-digest DIGEST] [--show-contents] [--json] FILE",
+		Use:   "analyze [--expected-image-digest DIGEST] [--show-contents] [--json] [--verify-diffids] FILE",
 		Short: "Analyze an image tarball and verify every blob against its digest",
 		Long: `Analyze reads an image tarball written by BuildKit's docker or OCI exporter
 (or an OCI layout directory), walks index.json -> manifests -> config and
@@ -37,6 +38,9 @@ as repro-build's analyze reports it. Every blob is checked against its digest
 and size, referenced or not. A non-distributable layer whose blob is absent,
 as the OCI image layout allows, is accepted and listed as not verified, with
 its urls; any other missing blob is damage.
+Each manifest's layers are held against its config's rootfs.diff_ids: one
+per layer always, and with --verify-diffids each layer must decompress to its
+diff_id (OCI image-spec, config.md "rootfs").
 
 Exit status: 0 when the tarball is sound (and has the expected digest, if
 given), 1 when its image digest differs from --expected-image-digest, 2 when
@@ -52,6 +56,7 @@ names the cap and the flag that raises it).`,
 	f.StringVar(&o.expected, "expected-image-digest", "", "the image digest the tarball must have: sha256:HEX, or the bare HEX as repro-build accepts")
 	f.BoolVar(&o.showContents, "show-contents", false, "print index, manifests and configs in full, pretty-printed")
 	f.BoolVar(&o.json, "json", false, "print the analysis as JSON")
+	f.BoolVar(&o.diffIDs, "verify-diffids", false, "decompress every layer and check it against its rootfs.diff_ids entry (their number is always checked)")
 	addLimitFlags(f, &o.limits)
 	return cmd
 }
@@ -61,7 +66,7 @@ func runAnalyze(ctx context.Context, stdout io.Writer, path string, o analyzeOpt
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("--expected-image-digest %q: %w", o.expected, err))
 	}
-	a, err := oci.AnalyzeWith(ctx, path, oci.Options{Limits: o.limits})
+	a, err := oci.AnalyzeWith(ctx, path, oci.Options{Limits: o.limits, VerifyDiffIDs: o.diffIDs})
 	if a == nil {
 		return withCode(exitUsage, err)
 	}

@@ -199,3 +199,28 @@ func TestAnalyzeCLIForeignLayerAbsent(t *testing.T) {
 	}
 	runCLI(t, "diff", dir+"a-foreign-absent.tar", dir+"b-foreign-present.tar").expect(t, 0, "identical")
 }
+
+// TestAnalyzeCLIDiffIDs: the config's rootfs.diff_ids are one per layer
+// always (exit 2 otherwise); with --verify-diffids each must be its layer's
+// uncompressed digest, in analyze and in diff's verification of each side.
+func TestAnalyzeCLIDiffIDs(t *testing.T) {
+	withIDs := func(edit func(ids []any) []any) (*ocitest.Layout, string) {
+		img := ocitest.Image{Layers: []ocitest.Layer{{Entries: []ocitest.Entry{ocitest.File("a", "a")}}},
+			Config: func(c map[string]any) {
+				rootfs := c["rootfs"].(map[string]any)
+				rootfs["diff_ids"] = edit(rootfs["diff_ids"].([]any))
+			}}
+		l := ocitest.MustBuildLayout(t, ocitest.Options{Images: []ocitest.Image{img}})
+		return l, analyzeTarball(t, l)
+	}
+	_, extra := withIDs(func(ids []any) []any { return append(ids, ids[0]) })
+	runCLI(t, "analyze", extra).expect(t, 2, "diff_id mismatch", "lists 2 rootfs.diff_ids", "has 1 layers")
+	wrong := "sha256:" + strings.Repeat("0", 64)
+	l, swapped := withIDs(func([]any) []any { return []any{wrong} })
+	runCLI(t, "analyze", swapped).expect(t, 0, "every blob matches")
+	want := []string{"diff_id mismatch", l.Layers[0].Digest.String(), wrong}
+	runCLI(t, "analyze", "--verify-diffids", swapped).expect(t, 2, want...)
+	runCLI(t, "diff", "--verify-diffids", swapped, swapped).expect(t, 2, append(want, "image A", "image B")...)
+	_, sound := withIDs(func(ids []any) []any { return ids })
+	runCLI(t, "analyze", "--verify-diffids", sound).expect(t, 0, "every blob matches")
+}

@@ -70,7 +70,7 @@ decompressed size (the message names the cap and the flag that raises it).`,
 	fl.BoolVar(&f.json, "json", false, "print the whole result as JSON instead of the tree")
 	fl.IntVar(&f.max, "max", 20, "number of difference lines shown (0: all)")
 	fl.StringVar(&f.epoch, "source-date-epoch", "", "SOURCE_DATE_EPOCH of the builds (Unix seconds or RFC 3339) for timestamp hints; default $SOURCE_DATE_EPOCH, else the configs' created time")
-	fl.BoolVar(&f.verifyDiffIDs, "verify-diffids", false, "stream and check layers whose configs claim equal diff-ids instead of trusting the claim")
+	fl.BoolVar(&f.verifyDiffIDs, "verify-diffids", false, "check every layer of both images against its diff-id as analyze --verify-diffids does, and stream layers whose configs claim equal diff-ids instead of trusting the claim")
 	addLimitFlags(fl, &f.limits)
 	return cmd
 }
@@ -91,12 +91,12 @@ func runDiff(ctx context.Context, stdout io.Writer, pathA, pathB string, f diffF
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	a, err := oci.OpenWith(ctx, pathA, oci.Options{Limits: f.limits})
+	a, err := oci.OpenWith(ctx, pathA, oci.Options{Limits: f.limits, VerifyDiffIDs: f.verifyDiffIDs})
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("image A: %w", err))
 	}
 	defer a.Close()
-	b, err := oci.OpenWith(ctx, pathB, oci.Options{Limits: f.limits})
+	b, err := oci.OpenWith(ctx, pathB, oci.Options{Limits: f.limits, VerifyDiffIDs: f.verifyDiffIDs})
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("image B: %w", err))
 	}

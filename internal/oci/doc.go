@@ -14,7 +14,11 @@
 // Analyze walks index.json -> manifests (through nested indexes, depth first,
 // in document order, as repro-build lists them) -> configs and layers, and
 // checks every referenced blob and every file under blobs/, referenced or
-// not, against its digest and size. Its notion of the image digest is
+// not, against its digest and size. A non-distributable layer whose blob is
+// absent is accepted and listed in Analysis.Unverified (see
+// IsNonDistributable); any other missing blob is damage. Each manifest's
+// layers are held against its config's rootfs.diff_ids: their number always,
+// each layer's uncompressed digest with Options.VerifyDiffIDs. Its notion of the image digest is
 // repro-build's: the digest of index.json's first manifest.
 //
 // Verify runs Analyze's checks on an opened Layout and keeps the verdict.

@@ -37,6 +37,11 @@ var (
 	ErrDigestMismatch = sentinel("digest-mismatch", "digest mismatch")
 	// ErrSizeMismatch: a blob's size differs from the descriptor's size.
 	ErrSizeMismatch = sentinel("size-mismatch", "size mismatch")
+	// ErrDiffIDMismatch: a config's rootfs.diff_ids do not match the
+	// manifest's layers: not one per layer, or (with
+	// Options.VerifyDiffIDs) a layer that does not decompress to its
+	// diff_id (OCI image-spec config.md, "rootfs").
+	ErrDiffIDMismatch = sentinel("diffid-mismatch", "diff_id mismatch")
 	// ErrDuplicateEntry: the tar holds the same name twice. Tar semantics
 	// make the later entry win, and this package reads the later one too,
 	// but readers disagree on this, so a sound image never has duplicates.

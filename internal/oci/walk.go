@@ -103,6 +103,7 @@ func (w *walker) describeImage(m *Manifest, man ocispec.Manifest) {
 		m.ConfigDigest, m.ConfigMediaType = man.Config.Digest, man.Config.MediaType
 		m.ConfigContents = w.config(man.Config, owner)
 	}
+	defer w.checkDiffIDs(m, man.Layers, m.ConfigContents)
 	m.LayerCount = len(man.Layers)
 	for i, l := range man.Layers {
 		m.LayerBytes += l.Size
