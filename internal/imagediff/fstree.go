@@ -68,8 +68,7 @@ type fsTree struct {
 }
 
 func newFSTree() *fsTree {
-	return &fsTree{root: &fsNode{ino: &fsInode{typ: tar.TypeDir, mode: 0o755, implicit: true, nlink: 1},
-		children: map[string]*fsNode{}}}
+	return &fsTree{root: &fsNode{ino: implicitDir(), children: map[string]*fsNode{}}}
 }
 
 // apply applies one tar entry of the current layer.
@@ -160,17 +159,9 @@ func (t *fsTree) whiteout(dir, base string) {
 	case strings.HasPrefix(base, whiteoutMeta):
 		return
 	}
-	name := strings.TrimPrefix(base, whiteoutPrefix)
-	victim := parent.children[name]
-	switch {
-	case victim == nil:
-	case victim.layer < t.layer:
-		t.remove(parent, name)
-	case victim.children != nil:
-		// Written again by this layer: the whiteout hides what lower
-		// layers put inside it (the spec's whiteout-then-recreate).
-		t.hideLower(victim)
-	}
+	// A folder this layer wrote again keeps that, and loses what lower
+	// layers put inside it (the spec's whiteout-then-recreate).
+	t.hide(parent, strings.TrimPrefix(base, whiteoutPrefix))
 }
 
 // inodeOf is the inode a tar entry makes.
@@ -203,8 +194,7 @@ func (t *fsTree) folder(name string) *fsNode {
 			if c != nil {
 				t.remove(n, part)
 			}
-			c = &fsNode{ino: &fsInode{typ: tar.TypeDir, mode: 0o755, implicit: true, nlink: 1},
-				layer: t.layer, children: map[string]*fsNode{}}
+			c = &fsNode{ino: implicitDir(), layer: t.layer, children: map[string]*fsNode{}}
 			n.children[part] = c
 			t.paths++
 		}
@@ -227,17 +217,38 @@ func (t *fsTree) lookup(name string) *fsNode {
 	return n
 }
 
-// hideLower removes from folder dir everything lower layers wrote, keeping
-// what the current layer wrote (an opaque marker hides lower layers only).
+// hideLower hides from folder dir everything lower layers wrote, keeping
+// what the current layer wrote (whiteouts and opaque markers hide lower
+// layers only, layer.md).
 func (t *fsTree) hideLower(dir *fsNode) {
-	for name, c := range dir.children {
-		switch {
-		case c.layer < t.layer:
-			t.remove(dir, name)
-		case c.children != nil:
-			t.hideLower(c)
-		}
+	for name := range dir.children {
+		t.hide(dir, name)
 	}
+}
+
+// hide hides child name of dir as a whiteout does: all of it that lower
+// layers wrote. A lower folder that still holds entries of the current layer
+// stays as a bare folder, made as for a missing parent.
+func (t *fsTree) hide(dir *fsNode, name string) {
+	c := dir.children[name]
+	if c == nil {
+		return
+	}
+	if c.children != nil {
+		t.hideLower(c)
+	}
+	switch {
+	case c.layer == t.layer:
+	case len(c.children) == 0:
+		t.remove(dir, name)
+	default:
+		c.ino.nlink--
+		c.ino, c.layer = implicitDir(), t.layer
+	}
+}
+
+func implicitDir() *fsInode {
+	return &fsInode{typ: tar.TypeDir, mode: 0o755, implicit: true, nlink: 1}
 }
 
 // remove deletes a child and everything under it.
