@@ -280,3 +280,35 @@ func TestDiffCLIDamagedDirectory(t *testing.T) {
 		r.want(t, exitUsage, "image B ("+dir+") is damaged", layer.String(), "blob missing")
 	}
 }
+
+// TestDiffCLICases runs the images/ cases of issue 10's cases README
+// through the command, with the exit codes it gives as right answers
+// (tarballs copied into internal/imagediff/testdata/cases).
+func TestDiffCLICases(t *testing.T) {
+	c := func(p string) string {
+		return filepath.Join("..", "..", "internal", "imagediff", "testdata", "cases", p)
+	}
+	for _, tc := range []struct {
+		args  []string
+		code  int
+		texts []string
+	}{
+		{[]string{"--semantic", c("whiteout-vs-squashed/a-two-layers-whiteouts.tar"), c("whiteout-vs-squashed/b-squashed.tar")}, exitOK,
+			[]string{"semantically equal"}},
+		{[]string{c("whiteout-vs-squashed/a-two-layers-whiteouts.tar"), c("whiteout-vs-squashed/b-squashed.tar")}, exitMismatch,
+			[]string{"layers: 2 ≠ 1", "layers differ, the filesystems they make are equal"}},
+		{[]string{"--semantic", c("whiteout-mtime/a-whiteouts-at-epoch.tar"), c("whiteout-mtime/b-whiteouts-at-build-time.tar")}, exitOK, nil},
+		{[]string{c("whiteout-mtime/a-whiteouts-at-epoch.tar"), c("whiteout-mtime/b-whiteouts-at-build-time.tar")}, exitMismatch,
+			[]string{"/etc/.wh.junk: mtime", "[whiteout-mtime]"}},
+		{[]string{c("arm64-v8-pairing/a-arm64-v8.tar"), c("arm64-v8-pairing/c-arm64-novariant-changed.tar")}, exitMismatch,
+			[]string{"descriptor.platform.variant: v8 ≠ (none)", "! /arch.txt"}},
+		{[]string{c("arm64-v8-pairing/a-arm64-v8.tar"), c("arm64-v8-pairing/b-arm64-novariant.tar")}, exitMismatch,
+			[]string{"differs in 1 manifest field (strict); semantically equal"}},
+		{[]string{"--semantic", c("zstd-chunked/a-gzip.tar"), c("zstd-chunked/b-zstd-chunked.tar")}, exitOK, nil},
+		{[]string{c("zstd-chunked/a-gzip.tar"), c("zstd-chunked/b-zstd-chunked.tar")}, exitMismatch, []string{"[zstd-chunked]"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			diffRun(t, tc.args...).want(t, tc.code, tc.texts...)
+		})
+	}
+}
