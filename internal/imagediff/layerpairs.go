@@ -155,6 +155,10 @@ func (d *differ) compareLayer(ctx context.Context, mb *nodeB, p layerPair, descs
 		lb.n.Note = "not streamed: the configs give both the same diff-id"
 		return nil
 	}
+	if sides := d.absentForeign(ctx, descs); sides != "" {
+		d.addNotComparable(lb, descs, sides)
+		return nil
+	}
 	before := d.res.Strict.Total()
 	stats, err := d.compareLayerStreams(ctx, lb, descs)
 	if err != nil {
