@@ -208,7 +208,9 @@ func (fc *fsCmp) compare(p string, na, nb *fsNode) {
 	if a.gid != b.gid {
 		ed.add(KindGID, "gid", a.gid, b.gid, true)
 	}
-	if !a.mtime.Equal(b.mtime) {
+	// A folder no entry listed gets the time it is unpacked at, which is
+	// in neither image: its mtime is not compared.
+	if !a.mtime.Equal(b.mtime) && !a.implicit && !b.implicit {
 		ed.add(KindMtime, "mtime", a.mtime.UTC(), b.mtime.UTC(), true)
 	}
 	if a.typ == b.typ {
