@@ -67,9 +67,13 @@ func (d *differ) compareConfigs(ctx context.Context, mb *nodeB, da, db ocispec.D
 	}
 	cb := d.child(mb, LevelConfig, "config", da.Digest, db.Digest)
 	before := d.res.Strict.Total()
+	samePlatform := platformKey(rawPlatform(cfgs[0].raw)) == platformKey(rawPlatform(cfgs[1].raw))
 	walkJSON("", cfgs[0].raw, cfgs[1].raw, func(field string, a, b any) {
 		kind, semantic := classifyConfigField(field)
 		diff := Difference{Kind: kind, Field: field, A: a, B: b, Semantic: semantic}
+		if samePlatform && platformFields[field] {
+			diff.Semantic, diff.Note = false, "one platform once normalized as containerd does: "+platformKey(rawPlatform(cfgs[0].raw))
+		}
 		if kind == KindCreated {
 			diff.Note = createdNote(a, b)
 		}

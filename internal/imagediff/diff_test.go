@@ -92,6 +92,21 @@ func TestIndexDifferences(t *testing.T) {
 		mustFind(t, res, imagediff.KindField, "architecture")
 		mustFind(t, res, imagediff.KindField, "variant")
 	})
+	t.Run("platform spelled two ways", func(t *testing.T) {
+		ia, ib := baseImage(), baseImage()
+		ia.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}
+		ib.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm64"}
+		ia.Config = func(c map[string]any) { c["architecture"], c["variant"] = "arm64", "v8" }
+		ib.Config = func(c map[string]any) { c["architecture"] = "aarch64" }
+		res := diff(t, single(ia), single(ib))
+		verdicts(t, res, false, true)
+		if res.Tree.Children[0].Name != "linux/arm64" {
+			t.Fatalf("manifest node %q", res.Tree.Children[0].Name)
+		}
+		mustFind(t, res, imagediff.KindPlatform, "descriptor.platform.variant")
+		mustFind(t, res, imagediff.KindField, "architecture")
+		mustFind(t, res, imagediff.KindField, "variant")
+	})
 	t.Run("nesting", func(t *testing.T) {
 		a := it.Index{Images: []it.Image{baseImage()}}
 		b := it.Index{Images: []it.Image{baseImage()}, Nested: true}

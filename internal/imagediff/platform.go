@@ -110,3 +110,13 @@ func featuresOrNil(f []string) any {
 	}
 	return strings.Join(f, ",")
 }
+
+// platformFields are the config fields that spell the image's platform.
+var platformFields = map[string]bool{"os": true, "architecture": true, "variant": true}
+
+// rawPlatform reads the platform of a decoded image config (os,
+// architecture, variant, os.version).
+func rawPlatform(raw map[string]any) *ocispec.Platform {
+	str := func(k string) string { s, _ := raw[k].(string); return s }
+	return &ocispec.Platform{OS: str("os"), Architecture: str("architecture"), Variant: str("variant"), OSVersion: str("os.version")}
+}
