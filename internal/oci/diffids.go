@@ -69,7 +69,7 @@ func (w *walker) verifyDiffID(d ocispec.Descriptor, want digest.Digest) error {
 		return fmt.Errorf("blob %s: %w: decompress: %v", d.Digest, ErrDiffIDMismatch, err)
 	}
 	defer done()
-	capped := &unpackCap{r: ContextReader(w.ctx, plain), what: "blob " + d.Digest.String(), max: w.l.opts.Limits.maxUnpacked(d.Size)}
+	capped := newUnpackCap(ContextReader(w.ctx, plain), "blob "+d.Digest.String(), d.Size, w.l.opts.Limits)
 	h := want.Algorithm().Hash()
 	if _, err := io.CopyBuffer(h, capped, make([]byte, 256<<10)); err != nil {
 		return layerError(d, capped, err)

@@ -35,7 +35,7 @@ func openDir(root string, lim Limits) (*dirStore, error) {
 		}
 		if max := lim.maxEntries(); int64(len(d.blobs)) >= max {
 			return &LimitError{What: root, Cap: "entries", Flag: "--max-entries", Max: max,
-				Claim: fmt.Sprintf("more than %d files under blobs/", max)}
+				Claim: fmt.Sprintf("more than %d file(s) under blobs/", max)}
 		}
 		d.blobs = append(d.blobs, filepath.ToSlash(rel))
 		return nil

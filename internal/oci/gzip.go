@@ -38,7 +38,7 @@ func scanGzip(ctx context.Context, ra io.ReaderAt, size int64, lim Limits) (st *
 			tmp.Close()
 		}
 	}()
-	limited := &unpackCap{r: zr, what: "gzip-compressed archive", max: lim.maxUnpacked(size)}
+	limited := newUnpackCap(zr, "gzip-compressed archive", size, lim)
 	w := bufio.NewWriterSize(tmp, 1<<20)
 	s := newScanner(ctx, &gzipErrReader{io.TeeReader(limited, w)}, -1, 1<<20, lim)
 	if err := s.scan(); err != nil {

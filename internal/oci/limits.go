@@ -43,10 +43,15 @@ type LimitError struct {
 	Flag  string // the repro-matrix flag that raises it, e.g. "--max-entries"
 	Max   int64  // the cap in force (a count, or bytes)
 	Claim string // what the input has or claims, e.g. "more than 100000 entries"
+	Rule  string // how a default cap was reckoned, "" for a cap given
 }
 
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("%s: %v: %s, over the %s cap of %d (raise it with %s)", e.What, ErrTooLarge, e.Claim, e.Cap, e.Max, e.Flag)
+	rule := ""
+	if e.Rule != "" {
+		rule = ", " + e.Rule
+	}
+	return fmt.Sprintf("%s: %v: %s, over the %s cap of %d%s (raise it with %s)", e.What, ErrTooLarge, e.Claim, e.Cap, e.Max, rule, e.Flag)
 }
 
 // Unwrap gives ErrTooLarge.
@@ -86,8 +91,18 @@ type unpackCap struct {
 	r    io.Reader
 	what string
 	max  int64
+	rule string // LimitError.Rule
 	n    int64
 	err  error
+}
+
+// newUnpackCap caps r, the decompression of compressed bytes of what, by lim.
+func newUnpackCap(r io.Reader, what string, compressed int64, lim Limits) *unpackCap {
+	u := &unpackCap{r: r, what: what, max: lim.maxUnpacked(compressed)}
+	if lim.MaxUnpackedSize == 0 {
+		u.rule = fmt.Sprintf("the default for %d compressed bytes: %d times as many, at least %d", compressed, DefaultUnpackRatio, DefaultMinUnpackedSize)
+	}
+	return u
 }
 
 func (u *unpackCap) Read(p []byte) (int, error) {
@@ -98,7 +113,7 @@ func (u *unpackCap) Read(p []byte) (int, error) {
 	u.n += int64(n)
 	if u.n > u.max {
 		u.err = &LimitError{What: u.what, Cap: "unpacked size", Flag: "--max-unpacked-size", Max: u.max,
-			Claim: fmt.Sprintf("decompresses to more than %d bytes", u.max)}
+			Claim: fmt.Sprintf("decompresses to more than %d bytes", u.max), Rule: u.rule}
 		return 0, u.err
 	}
 	return n, err
