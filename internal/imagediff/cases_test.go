@@ -88,6 +88,13 @@ func TestCaseWhiteoutVsSquashed(t *testing.T) {
 	if !strings.Contains(txt, "layers differ, the filesystems they make are equal") {
 		t.Fatalf("text:\n%s", txt)
 	}
+	var sem strings.Builder
+	if err := res.WriteTextOptions(&sem, imagediff.TextOptions{SemanticOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sem.String(), "linux/amd64: layers differ, the filesystems they make are equal") {
+		t.Fatalf("--semantic text:\n%s", sem.String())
+	}
 	for _, l := range all(res) {
 		if l.d.Semantic {
 			t.Errorf("semantic difference %s %s at %s", l.d.Kind, l.d.Path, l.where)

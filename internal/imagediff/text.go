@@ -84,6 +84,9 @@ func (r *Result) WriteTextOptions(w io.Writer, o TextOptions) error {
 	ew := &errWriter{w: w}
 	ew.printf("%s\n", r.Summary())
 	r.writeInputs(ew)
+	if o.SemanticOnly && r.SemanticEqual {
+		r.writeExplained(ew)
+	}
 	if r.Equal || r.Tree == nil || (o.SemanticOnly && r.SemanticEqual) {
 		return ew.err
 	}
@@ -109,6 +112,20 @@ func (r *Result) WriteTextOptions(w io.Writer, o TextOptions) error {
 	}
 	writeHints(ew, r.hintsShown(o.SemanticOnly), o.MaxHints)
 	return ew.err
+}
+
+// writeExplained says, for each manifest pair whose layers differ, what
+// the comparison of their filesystems made of it ("layers differ, the
+// filesystems they make are equal").
+func (r *Result) writeExplained(ew *errWriter) {
+	if r.Tree == nil {
+		return
+	}
+	for _, n := range r.Tree.Children {
+		if n.Level == LevelManifest && strings.HasPrefix(n.Note, "layers differ") {
+			ew.printf("  %s: %s\n", n.Name, n.Note)
+		}
+	}
 }
 
 // writeInputs names the two images, with their index digests.

@@ -4,6 +4,16 @@
 // (semantic) or only the bytes (strict), and, when it matches a known cause,
 // what normalizes it.
 //
+// The semantic verdict on layers is the applied filesystem's: each image's
+// layers are applied in order as a container runtime applies them
+// (whiteouts and opaque folders per the OCI image-spec's layer.md, later
+// entries replacing earlier ones, hard links as paths sharing an inode; see
+// fsTree) and the two trees are compared path by path. Layer-by-layer
+// differences are strict only, and the manifest's node says which the
+// filesystems explain. Manifests are paired by platform normalized as
+// containerd's platforms package does, and what is only encoding is listed
+// in one table (encodingRules).
+//
 // Layers are streamed: entries are compared in lock-step while both tar
 // streams list the same names in the same order; when the order diverges
 // only entry metadata and content digests are buffered, never contents, so
@@ -141,7 +151,8 @@ type Difference struct {
 	A    any    `json:"a"`
 	B    any    `json:"b"`
 	// Semantic is true when the difference changes what a container run
-	// from the image sees: its filesystem or its runtime configuration.
+	// from the image sees: its filesystem (the layers applied, compared
+	// under a "filesystem" node) or its runtime configuration.
 	// Strict-only differences (history, timestamps of the image, tar order
 	// and header format, docker vs OCI media types, compression, digests
 	// that merely follow from other differences) have Semantic false.
