@@ -220,7 +220,11 @@ func keyOf(d digest.Digest) string {
 // Verify checks the opened layout as Analyze does: every file under blobs/
 // against the digest its name claims, every blob the manifest graph
 // references against its descriptor's digest and size, and the layout's own
-// files (index.json, oci-layout, a docker manifest.json). It returns nil
+// files (index.json, oci-layout, a docker manifest.json), and the configs'
+// rootfs.diff_ids against the layers (recomputed when the Layout was opened
+// with Options.VerifyDiffIDs). Like Analyze it accepts a non-distributable
+// layer whose blob is absent; Blob then fails on that layer with
+// ErrNotDistributed, which a caller reports as not comparable. It returns nil
 // when the layout is sound, else Analyze's error: every problem, joined, each
 // naming its blob or file and wrapping one of this package's sentinels.
 //
