@@ -39,6 +39,9 @@ type differ struct {
 	hintOrder []string
 	// docs caches JSON documents read, per side.
 	docs [2]map[digest.Digest][]byte
+	// feed builds the applied filesystems of the manifest pair being
+	// compared, nil when they are not compared (compareContent).
+	feed *fsFeed
 }
 
 // nodeB is a node being built and the context its differences are judged in.
@@ -428,13 +431,17 @@ func (d *differ) compareContent(ctx context.Context, mb *nodeB, la, lb []ocispec
 	fs := d.fsComparable(la, lb, cfgs)
 	mb.hc.fsCompared = fs
 	before := d.res.Strict.Layer + d.res.Strict.Entry
+	if fs {
+		d.feed = newFSFeed(d, la, lb)
+		defer func() { d.feed = nil }()
+	}
 	if err := d.compareLayers(ctx, mb, la, lb, cfgs); err != nil {
 		return err
 	}
 	if !fs {
 		return nil
 	}
-	equal, err := d.compareFilesystems(ctx, mb, la, lb)
+	equal, err := d.compareFilesystems(ctx, mb, d.feed)
 	if err != nil {
 		return err
 	}

@@ -100,6 +100,7 @@ func (d *differ) compareLayerStreams(ctx context.Context, nb *nodeB, descs [2]oc
 				continue
 			}
 			cur[side] = e
+			d.feed.take(side, e)
 		}
 		if err := lc.step(cur, open); err != nil {
 			return [2]sideStats{}, err

@@ -2,7 +2,12 @@ package imagediff_test
 
 import (
 	"archive/tar"
+	"context"
+	"io"
 	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/repro-matrix/repro-matrix/internal/imagediff"
 	it "github.com/repro-matrix/repro-matrix/internal/oci/ocitest"
@@ -71,5 +76,36 @@ func TestAppliedFilesystem(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// countingSource counts the times each blob is opened.
+type countingSource struct {
+	imagediff.Source
+	opened map[digest.Digest]int
+}
+
+func (c *countingSource) Blob(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	c.opened[desc.Digest]++
+	return c.Source.Blob(ctx, desc)
+}
+
+// TestLayersStreamedOnce: a layer the strict view streams feeds the applied
+// filesystem on the way; it is not read a second time.
+func TestLayersStreamedOnce(t *testing.T) {
+	a := &countingSource{Source: it.MustBuild(single(baseImage())), opened: map[digest.Digest]int{}}
+	b := &countingSource{Source: it.MustBuild(single(withEntries(edit("etc/hostname", func(e *it.Entry) { e.Body = []byte("BOX\n") })))),
+		opened: map[digest.Digest]int{}}
+	res, err := imagediff.Diff(context.Background(), a, b, imagediff.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustFind(t, res, imagediff.KindContent, "/etc/hostname")
+	for _, s := range []*countingSource{a, b} {
+		for dg, n := range s.opened {
+			if n > 1 {
+				t.Errorf("blob %s opened %d times", dg, n)
+			}
+		}
 	}
 }

@@ -59,59 +59,52 @@ func (d *differ) fsComparable(la, lb []ocispec.Descriptor, cfgs [2]*configDoc) b
 	return false
 }
 
-// applyLayers builds the filesystem a container gets from one side's
-// layers, streaming each (contents hashed, never kept).
-func (d *differ) applyLayers(ctx context.Context, side int, layers []ocispec.Descriptor) (*fsTree, error) {
-	t := newFSTree()
-	for i, desc := range layers {
-		t.layer = i
-		ctx, cancel := context.WithCancel(ctx)
-		ch := make(chan *entryInfo, entryQueue)
-		errc := make(chan error, 1)
-		go func() {
-			defer close(ch)
-			var st sideStats
-			errc <- streamLayer(ctx, side, d.src[side], desc, false, ch, &st)
-		}()
-		var tooMany bool
-		for e := range ch {
-			if tooMany {
-				continue
-			}
-			t.apply(e)
-			if t.paths > maxFSPaths {
-				tooMany = true
-				cancel()
-			}
-		}
-		err := <-errc
-		cancel()
-		t.endLayer()
+// applyLayer applies one layer of one side to t, streaming it (contents
+// hashed, never kept).
+func (d *differ) applyLayer(ctx context.Context, side int, desc ocispec.Descriptor, t *fsTree) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan *entryInfo, entryQueue)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(ch)
+		var st sideStats
+		errc <- streamLayer(ctx, side, d.src[side], desc, false, ch, &st)
+	}()
+	tooMany := false
+	for e := range ch {
 		if tooMany {
-			return nil, fmt.Errorf("%w: image %s: more than %d paths in the filesystem of its layers", ErrInput, sideName(side), maxFSPaths)
+			continue
 		}
-		if err != nil {
-			return nil, err
+		t.apply(e)
+		if t.paths > maxFSPaths {
+			tooMany = true
+			cancel()
 		}
 	}
-	return t, nil
+	err := <-errc
+	if tooMany {
+		return fmt.Errorf("%w: image %s: more than %d paths in the filesystem of its layers", ErrInput, sideName(side), maxFSPaths)
+	}
+	if err != nil {
+		return err
+	}
+	t.endLayer()
+	return nil
 }
 
-// compareFilesystems applies each side's layers in order (fsTree) and
-// compares the two trees a container would get: per path its type, mode,
+// compareFilesystems completes the trees feed built while the layers were
+// compared (each side's layers applied in order, fsTree) and compares the two trees a container would get: per path its type, mode,
 // owner, size, content digest, link target, device, xattrs, hard-link group
 // and mtime. Whiteouts are in neither tree, so their own mtimes never count.
 // It adds a "filesystem" node under mb and reports whether the trees are
 // equal.
-func (d *differ) compareFilesystems(ctx context.Context, mb *nodeB, la, lb []ocispec.Descriptor) (bool, error) {
-	var trees [2]*fsTree
-	for side, layers := range [2][]ocispec.Descriptor{la, lb} {
-		t, err := d.applyLayers(ctx, side, layers)
-		if err != nil {
-			return false, err
-		}
-		trees[side] = t
+func (d *differ) compareFilesystems(ctx context.Context, mb *nodeB, feed *fsFeed) (bool, error) {
+	trees, err := feed.finish(ctx)
+	if err != nil {
+		return false, err
 	}
+	la, lb := feed.layers[0], feed.layers[1]
 	fb := d.child(mb, LevelLayer, "filesystem", "", "")
 	fb.hc.fsCompared, fb.hc.fsView = false, true
 	fb.n.Note = fmt.Sprintf("the layers applied in order: %s vs %s, %d vs %d paths",

@@ -160,10 +160,15 @@ func (d *differ) compareLayer(ctx context.Context, mb *nodeB, p layerPair, descs
 		return nil
 	}
 	before := d.res.Strict.Total()
-	stats, err := d.compareLayerStreams(ctx, lb, descs)
-	if err != nil {
+	if err := d.feed.begin(ctx, p.a, p.b); err != nil {
 		return err
 	}
+	stats, err := d.compareLayerStreams(ctx, lb, descs)
+	if err != nil {
+		d.feed.abandon()
+		return err
+	}
+	d.feed.end()
 	lb.n.Note = fmt.Sprintf("%d vs %d entries", stats[0].entries, stats[1].entries)
 	if stats[0].compression != stats[1].compression {
 		lb.n.Note += fmt.Sprintf("; %s vs %s", stats[0].compression, stats[1].compression)
