@@ -98,7 +98,8 @@ func (d *differ) applyLayer(ctx context.Context, side int, desc ocispec.Descript
 // owner, size, content digest, link target, device, xattrs, hard-link group
 // and mtime. Whiteouts are in neither tree, so their own mtimes never count.
 // It adds a "filesystem" node under mb and reports whether the trees are
-// equal.
+// equal. It fails with ErrInput (ErrLayer for a layer that cannot be read)
+// or ctx's error, and when a tree passes maxFSPaths.
 func (d *differ) compareFilesystems(ctx context.Context, mb *nodeB, feed *fsFeed) (bool, error) {
 	trees, err := feed.finish(ctx)
 	if err != nil {

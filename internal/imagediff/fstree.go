@@ -53,12 +53,15 @@ type fsNode struct {
 }
 
 // fsTree is the filesystem a container gets from an image: its layers'
-// tar entries applied in order, as a runtime applies them (containerd's
-// archive.Apply, BuildKit's differ): an entry replaces what was at its path
-// (a folder over a folder keeps its children), whiteouts and opaque markers
-// delete what lower layers wrote, a hard link shares its target's inode, a
-// path listed twice in one layer keeps its last copy. Memory is one fsNode
-// per path; contents are only ever hashed.
+// tar entries applied in order, by the rules of the OCI image-spec's
+// layer.md ("Applying Changesets", "Whiteouts"), which container runtimes
+// follow: an entry replaces what was at its path (a folder over a folder
+// keeps its children and takes the new metadata), whiteouts and opaque
+// markers delete what lower layers wrote and nothing of their own layer, a
+// hard link shares its target's inode, a path listed twice in one layer
+// keeps its last copy. A parent no entry lists is made as runtimes make it
+// (0755, root). Memory is one fsNode per path, bounded by maxFSPaths;
+// contents are only ever hashed, never kept (but capturedPaths').
 type fsTree struct {
 	root  *fsNode
 	layer int // the layer being applied
