@@ -192,6 +192,7 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 	include, exclude := parse("include", p.Include), parse("exclude", p.Exclude)
 
 	var cells []Cell
+	named := map[string]bool{}
 	for _, f := range m.Fixtures {
 		if f == nil {
 			continue
@@ -206,9 +207,10 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 						c := Cell{Fixture: f, Platform: pl, Engine: en, BuildKit: bk, Exporter: ex}
 						in := fixtures[f] && engines[en] && buildkits[bk] && exporters[ex] &&
 							(len(p.Platforms) == 0 || slices.Contains(p.Platforms, pl))
-						if !in && !matchesAny(include, c) || matchesAny(exclude, c) {
-							continue
+						if !in && !matchesAny(include, c) || matchesAny(exclude, c) || named[c.Name()] {
+							continue // a found engine that is a declared one (ResolveFound) builds its cells once
 						}
+						named[c.Name()] = true
 						cells = append(cells, c)
 					}
 				}

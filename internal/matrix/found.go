@@ -34,9 +34,13 @@ func (f FoundErrors) Error() string { return oneALine(f) }
 // ResolveFound asks probe, once per kind, for the version of each host
 // engine taken as found (see Engine) and records it in Engine.Found. An
 // engine with the default name "<kind>-found" is renamed
-// "<kind>-<version>", or "<kind>-<version>-found" when another engine has
-// that name ("-rootless" last, as for declared versions). Engine.Version
-// stays empty, so that starting the engine checks nothing.
+// "<kind>-<version>" ("-rootless" last, as for declared versions). When a
+// declared host engine of the same kind has that name and version, the two
+// are one engine: the found one takes the same name, and profiles that
+// select both build its cells once (so a profile for runners names this
+// machine's Docker as the local profile does). When another engine has the
+// name, it becomes "<kind>-<version>-found". Engine.Version stays empty, so
+// that starting the engine checks nothing.
 //
 // An engine whose probe fails, or answers a version that cannot be part of
 // a name, keeps its name and stays unresolved; the error returned is then a
@@ -88,6 +92,10 @@ func (m *Matrix) resolveEngine(e *Engine, v string) error {
 		e.Found = v
 		return nil
 	}
+	if d := m.Engine(e.defaultName(v)); d != nil && sameHostEngine(d, e, v) {
+		e.Name, e.unresolved, e.Found = d.Name, unresolved, v
+		return nil
+	}
 	for _, name := range []string{e.defaultName(v), e.defaultName(v + "-found")} {
 		if m.Engine(name) == nil {
 			e.Name, e.unresolved, e.Found = name, unresolved, v
@@ -115,4 +123,11 @@ func (m *Matrix) mayNameFound(g string) bool {
 		}
 	}
 	return false
+}
+
+// sameHostEngine reports whether declared is the host engine that found,
+// found at version v, also is: same kind and mode, declared at v.
+func sameHostEngine(declared, found *Engine, v string) bool {
+	return declared != found && declared.Where == Host && found.Where == Host && !declared.AsFound &&
+		declared.Kind == found.Kind && declared.Rootless == found.Rootless && declared.Version == v
 }

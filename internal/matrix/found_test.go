@@ -172,8 +172,23 @@ func TestResolveFoundNames(t *testing.T) {
 	if err := m.ResolveFound(context.Background(), fakeProbe(map[EngineKind]string{Docker: "20.10.24", Podman: "4.9.3"}, &calls)); err != nil {
 		t.Fatal(err)
 	}
-	if got := engineNames(t, m, "host"); !slices.Equal(got, []string{"docker-20.10.24", "docker-20.10.24-found", "podman-4.9.3"}) {
+	// The found docker is the declared docker-20.10.24: one engine, its
+	// cells once.
+	if got := engineNames(t, m, "host"); !slices.Equal(got, []string{"docker-20.10.24", "podman-4.9.3"}) {
 		t.Errorf("host: %q", got)
+	}
+	if e := m.Engines[1]; e.Name != "docker-20.10.24" || e.Found != "20.10.24" || e.Version != "" {
+		t.Errorf("found docker: %+v", e)
+	}
+
+	// Found at the version of an engine in a container: another engine, so
+	// another name.
+	m = loadFound(t, foundMatrix)
+	if err := m.ResolveFound(context.Background(), fakeProbe(map[EngineKind]string{Docker: "26.1.5", Podman: "4.9.3"}, &calls)); err != nil {
+		t.Fatal(err)
+	}
+	if e := m.Engines[1]; e.Name != "docker-26.1.5-found" {
+		t.Errorf("found docker at a container engine's version: %s", e.Name)
 	}
 
 	text := strings.Replace(foundMatrix, "{kind: podman, version: found, where: host}", "{kind: podman, version: found, name: ci-podman, rootless: true}", 1)
