@@ -174,7 +174,7 @@ start_dockerd() {
 # emulation registers qemu-user-static for foreign platforms (linux/arm64).
 emulation() {
   # shellcheck disable=SC2046
-  apt_install $(need qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support)
+  apt_install $(need qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support arch-test:arch-test)
   mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
   if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
     update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
