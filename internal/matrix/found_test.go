@@ -3,8 +3,6 @@ package matrix
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -36,18 +34,7 @@ knownDivergences:
 
 func loadFound(t *testing.T, text string) *Matrix {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "fixtures", "f"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "fixtures", "f", "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, "matrix.yaml")
-	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	m, err := Load(file, WithNow(testNow))
+	m, err := Load(writeMatrix(t, text), WithNow(testNow))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -229,11 +216,7 @@ func TestFoundValidation(t *testing.T) {
 				t.Fatalf("matrix lacks %q", tt.old)
 			}
 			text := strings.Replace(base, tt.old, tt.new, 1)
-			dir := t.TempDir()
-			_ = os.MkdirAll(filepath.Join(dir, "fixtures", "f"), 0o755)
-			_ = os.WriteFile(filepath.Join(dir, "fixtures", "f", "Dockerfile"), []byte("FROM scratch\n"), 0o644)
-			_ = os.WriteFile(filepath.Join(dir, "matrix.yaml"), []byte(text), 0o644)
-			_, err := Load(filepath.Join(dir, "matrix.yaml"), WithNow(testNow))
+			_, err := Load(writeMatrix(t, text), WithNow(testNow))
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("Load: %v", err)
