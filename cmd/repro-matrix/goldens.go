@@ -31,7 +31,7 @@ func newGoldensCmd() *cobra.Command {
 			"command then exits 1.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := matrix.Load(file)
+			m, err := matrix.LoadContext(cmd.Context(), file)
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
