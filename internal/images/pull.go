@@ -1,6 +1,7 @@
 package images
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,7 +39,7 @@ func (s *Source) pull(ctx context.Context, r Request) (Image, error) {
 	if err != nil {
 		return Image{}, fmt.Errorf("reference: %w", err)
 	}
-	platform, err := v1.ParsePlatform(orDefault(r.Platform, "linux/amd64"))
+	platform, err := v1.ParsePlatform(cmp.Or(r.Platform, "linux/amd64"))
 	if err != nil {
 		return Image{}, fmt.Errorf("platform %q: %w", r.Platform, err)
 	}
@@ -146,7 +147,7 @@ func qualified(ref name.Reference, pin string, dg v1.Hash) string {
 
 // localName is the name a pulled image gets in the run's engines.
 func localName(ref name.Reference, pin string, dg v1.Hash) string {
-	return PulledRepo + "/" + ref.Context().RepositoryStr() + ":" + orDefault(explicitTag(pin), "pinned") + "-" + dg.Hex[:12]
+	return PulledRepo + "/" + ref.Context().RepositoryStr() + ":" + cmp.Or(explicitTag(pin), "pinned") + "-" + dg.Hex[:12]
 }
 
 // explicitTag returns the tag a reference spells out, "" when it has none
@@ -155,11 +156,4 @@ func explicitTag(pin string) string {
 	repo, _, _ := strings.Cut(pin, "@")
 	_, tag, _ := strings.Cut(repo[strings.LastIndex(repo, "/")+1:], ":")
 	return tag
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

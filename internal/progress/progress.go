@@ -7,6 +7,7 @@ package progress
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -87,10 +88,8 @@ func Round(d time.Duration) time.Duration {
 }
 
 func firstLine(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' {
-			return s[:i] + " …"
-		}
+	if line, _, more := strings.Cut(s, "\n"); more {
+		return line + " …"
 	}
 	return s
 }

@@ -9,7 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -187,7 +187,7 @@ func buildArgs(fixture map[string]string, base string) []string {
 	if base != "" {
 		args = append(args, matrix.BaseImageArg+"="+base)
 	}
-	sort.Strings(args)
+	slices.Sort(args)
 	return args
 }
 

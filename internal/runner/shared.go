@@ -4,6 +4,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,8 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -215,12 +217,12 @@ func (p *Prepared) baseImages(ctx context.Context, cells []matrix.Cell) error {
 // pushToEngines copies the base images into the registries of engines that
 // cannot reach the run's (Docker in a container has a network of its own).
 func (p *Prepared) pushToEngines(ctx context.Context) error {
-	for _, name := range sortedKeys(p.Shared.Engines) {
+	for _, name := range slices.Sorted(maps.Keys(p.Shared.Engines)) {
 		h := p.Shared.Engines[name]
 		if h.RegistryPush == "" {
 			continue
 		}
-		for _, key := range sortedKeys(p.Shared.baseTarballs) {
+		for _, key := range slices.Sorted(maps.Keys(p.Shared.baseTarballs)) {
 			suite, platform, _ := strings.Cut(key, " ")
 			p.log.Printf("push the %s base for %s into %s's registry", suite, platform, name)
 			ref := p.Shared.BaseImages[key]
@@ -317,7 +319,7 @@ func (p *Prepared) engineImage(ctx context.Context, me *matrix.Engine, what stri
 			return images.Image{}, err
 		}
 	}
-	text := "debian " + recipe.Suite + " " + orDefault(recipe.Package, string(me.Kind))
+	text := "debian " + recipe.Suite + " " + cmp.Or(recipe.Package, string(me.Kind))
 	if p.src.Online && me.Image != "" {
 		text += " (online too: the pin " + me.Image + " lacks repro-matrix's engine entrypoint)"
 	}
@@ -342,13 +344,6 @@ func (p *Prepared) engineImage(ctx context.Context, me *matrix.Engine, what stri
 	}
 	done := p.log.Step(fmt.Sprintf("load %s into the host's Docker", img.Ref))
 	return img, done(engine.Load(ctx, host, img.Ref, img.ID.String(), img.Tarball))
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // startEngines connects to (or starts) each engine of the cells and checks
@@ -390,15 +385,7 @@ func (p *Prepared) startEngines(ctx context.Context, m *matrix.Matrix, cells []m
 	return nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
+// baseKeys are the base images the cells need, sorted.
 func baseKeys(cells []matrix.Cell) []string {
 	set := map[string]bool{}
 	for _, c := range cells {
@@ -406,19 +393,9 @@ func baseKeys(cells []matrix.Cell) []string {
 			set[k] = true
 		}
 	}
-	out := make([]string, 0, len(set))
-	for p := range set {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(set))
 }
 
 func sortedBuildKits(m map[*matrix.BuildKit]map[string]bool) []*matrix.BuildKit {
-	out := make([]*matrix.BuildKit, 0, len(m))
-	for bk := range m {
-		out = append(out, bk)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return slices.SortedFunc(maps.Keys(m), func(a, b *matrix.BuildKit) int { return strings.Compare(a.Name, b.Name) })
 }
