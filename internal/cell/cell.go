@@ -11,7 +11,11 @@
 //	fixture=scratch-copy/platform=linux-amd64/engine=docker-26.1.5/buildkit=v0.19.0/exporter=docker
 package cell
 
-import "strings"
+import (
+	"strings"
+
+	"golang.org/x/mod/semver"
+)
 
 // Axis is one dimension of the matrix.
 type Axis string
@@ -42,6 +46,23 @@ type Coords struct {
 	Engine   string `json:"engine"`
 	BuildKit string `json:"buildkit"`
 	Exporter string `json:"exporter"`
+	// BuildKitVersion is the concrete version of the cell's BuildKit
+	// ("v0.34.2" for a BuildKit named latest, once resolved), which a
+	// pattern's version range matches (see Pattern); "" when not known.
+	// It is not part of the cell's name.
+	BuildKitVersion string `json:"buildkit_version,omitempty"`
+}
+
+// Version is the concrete version of the cell's BuildKit: BuildKitVersion,
+// else the BuildKit's name when it is a version (v0.19.0), else "".
+func (c Coords) Version() string {
+	switch {
+	case c.BuildKitVersion != "":
+		return c.BuildKitVersion
+	case semver.IsValid(c.BuildKit):
+		return c.BuildKit
+	}
+	return ""
 }
 
 // Value is c's value on axis a as names spell it: the platform as its slug.

@@ -180,3 +180,71 @@ func TestKnownDivergence(t *testing.T) {
 		t.Error("an invalid pattern matched")
 	}
 }
+
+func TestPatternVersionRange(t *testing.T) {
+	at := func(name, version string) Coords {
+		return Coords{Fixture: "one", Platform: "linux-amd64", Engine: "docker-28.5.2", BuildKit: name, BuildKitVersion: version, Exporter: "docker"}
+	}
+	for _, tt := range []struct {
+		pattern string
+		cell    Coords
+		want    bool
+	}{
+		{"buildkit>=v0.31.0", at("v0.31.0", ""), true},
+		{"buildkit>=v0.31.0", at("v0.30.9", ""), false},
+		{"buildkit>=v0.31.0", at("v0.31.0-rc1", ""), false}, // a pre-release comes before its release
+		{"buildkit>=v0.31.0/exporter=docker", at("latest", "v0.34.2"), true},
+		{"buildkit>=v0.31.0/exporter=oci", at("latest", "v0.34.2"), false},
+		{"buildkit>=v0.31.0", at("latest", ""), false}, // latest not resolved: no version
+		{"buildkit>v0.19.0", at("v0.19.0", ""), false},
+		{"buildkit>v0.19.0", at("v0.20.2", ""), true},
+		{"fixture=one/buildkit>v0.19.0/buildkit<v0.31.0", at("v0.30.0", ""), true},
+		{"fixture=one/buildkit>v0.19.0/buildkit<v0.31.0", at("v0.31.0", ""), false},
+		{"buildkit<=v0.31.0", at("v0.31.0", ""), true},
+		{"buildkit>=v0.20.0/buildkit<=v0.20.0", at("bk", "v0.20.0"), true},
+	} {
+		p, err := ParsePattern(tt.pattern)
+		if err != nil {
+			t.Errorf("ParsePattern(%q): %v", tt.pattern, err)
+			continue
+		}
+		if got := p.Matches(tt.cell); got != tt.want {
+			t.Errorf("%q matches %s (version %q) = %v, want %v", tt.pattern, tt.cell.BuildKit, tt.cell.BuildKitVersion, got, tt.want)
+		}
+	}
+}
+
+func TestPatternVersionRangeRefused(t *testing.T) {
+	for _, tt := range []struct{ in, err string }{
+		{"buildkit>=0.31", `want a version vX.Y.Z`},
+		{"buildkit>=v0.31", `want a version vX.Y.Z`},
+		{"engine>=docker-28", "only buildkit takes a version range"},
+		{"buildkit>=v0.31.0/buildkit>v0.20.0", "two lower bounds"},
+		{"buildkit>=v0.31.0/buildkit<v0.31.0", "holds no version"},
+		{"buildkit>v0.31.0/buildkit<=v0.20.0", "holds no version"},
+		{"buildkit=v0.3*/buildkit>=v0.31.0", "a glob and a version range"},
+		{"buildkit>=v0.31.0/colour=blue", `unknown axis "colour"`},
+	} {
+		_, err := ParsePattern(tt.in)
+		if err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("ParsePattern(%q) = %v, want an error containing %q", tt.in, err, tt.err)
+		}
+	}
+}
+
+func TestVersionRangeOverlaps(t *testing.T) {
+	r := VersionRange{Lower: "v0.31.0", LowerIncl: true}
+	for _, tt := range []struct {
+		lo, hi string
+		want   bool
+	}{
+		{"v0.19.0", "", true},         // a ladder to latest
+		{"v0.19.0", "v0.30.0", false}, // a ladder that stops before
+		{"v0.19.0", "v0.31.0", true},
+		{"v0.34.2", "v0.34.2", true}, // one version
+	} {
+		if got := r.Overlaps(tt.lo, tt.hi); got != tt.want {
+			t.Errorf("%s overlaps [%s, %s] = %v, want %v", r, tt.lo, tt.hi, got, tt.want)
+		}
+	}
+}

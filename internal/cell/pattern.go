@@ -16,19 +16,40 @@ import (
 // as containerd normalizes it: linux/arm64 is linux/arm64/v8, linux/arm is
 // linux/arm/v7.
 //
+// The BuildKit axis may be given a version range instead of a glob: a lower
+// bound "buildkit>=v0.31.0" (or ">"), an upper bound "buildkit<v0.34.0" (or
+// "<="), or both as two parts, "buildkit>v0.19.0/buildkit<v0.31.0". A range
+// matches a cell whose BuildKit's concrete version (Coords.BuildKitVersion,
+// else its name when that is a version) lies in it (see VersionRange); a
+// BuildKit whose version is not known, such as an unresolved "latest",
+// lies in no range. Bounds are versions vX.Y.Z (a pre-release such as
+// v0.31.0-rc1 is allowed); a glob and a range for buildkit together are an
+// error, as is a range that holds no version.
+//
 // matrix.yaml's profiles (include, exclude) and known divergences are
 // patterns; so are the cells of a known divergence in results.json.
 type Pattern struct {
-	raw   string
-	globs map[Axis]string // the platform's as a slug
+	raw      string
+	globs    map[Axis]string // the platform's as a slug
+	versions *VersionRange   // the buildkit range, if any
 }
 
 // ParsePattern parses and checks s: known axes, each once, non-empty and
-// well-formed globs. The error names s and what is wrong in it.
+// well-formed globs, a well-formed BuildKit range. The error names s and
+// what is wrong in it.
 func ParsePattern(s string) (Pattern, error) {
-	globs, err := split("cell pattern", s)
+	rest, versions, err := splitRange(s)
 	if err != nil {
 		return Pattern{}, err
+	}
+	globs := map[Axis]string{}
+	if rest != "" || versions == nil {
+		if globs, err = split("cell pattern", rest); err != nil {
+			return Pattern{}, fmt.Errorf("%w%s", err, inPattern(s, rest))
+		}
+	}
+	if _, ok := globs[BuildKit]; ok && versions != nil {
+		return Pattern{}, fmt.Errorf("cell pattern %q: buildkit has a glob and a version range: give one", s)
 	}
 	if g, ok := globs[Platform]; ok {
 		globs[Platform] = Slug(g)
@@ -40,17 +61,55 @@ func ParsePattern(s string) (Pattern, error) {
 			}
 		}
 	}
-	return Pattern{raw: s, globs: globs}, nil
+	return Pattern{raw: s, globs: globs, versions: versions}, nil
 }
 
-// Matches reports whether every glob of p matches c's value on its axis.
+// splitRange takes the BuildKit range parts ("buildkit>=v0.31.0") out of
+// the pattern s; rest is s without them.
+func splitRange(s string) (rest string, versions *VersionRange, err error) {
+	var kept []string
+	for _, part := range strings.Split(s, "/") {
+		m := rangePartRE.FindStringSubmatch(part)
+		if m == nil {
+			kept = append(kept, part)
+			continue
+		}
+		if versions == nil {
+			versions = &VersionRange{}
+		}
+		if err := versions.addBound(fmt.Sprintf("cell pattern %q", s), m[1], m[2], m[3]); err != nil {
+			return "", nil, err
+		}
+	}
+	return strings.Join(kept, "/"), versions, nil
+}
+
+// inPattern names the whole pattern s in an error about its part rest,
+// when the range parts were taken out of it.
+func inPattern(s, rest string) string {
+	if s == rest {
+		return ""
+	}
+	return fmt.Sprintf(" (in %q)", s)
+}
+
+// Matches reports whether every glob of p matches c's value on its axis,
+// and c's BuildKit version lies in p's range, if p has one.
 func (p Pattern) Matches(c Coords) bool {
 	for a, g := range p.globs {
 		if !matchValue(a, g, c.Value(a)) {
 			return false
 		}
 	}
-	return true
+	return p.versions == nil || p.versions.Contains(c.Version())
+}
+
+// Range returns p's BuildKit version range, if p has one.
+func (p Pattern) Range() (VersionRange, bool) {
+	if p.versions == nil {
+		return VersionRange{}, false
+	}
+	return *p.versions, true
 }
 
 // MatchesValue reports whether p's glob for axis a matches value, a value
