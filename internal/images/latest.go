@@ -14,17 +14,9 @@ import (
 // and suffixed tags (v0.19.0-rootless) left out. It is what BuildKit
 // "latest" means online; offline it is the Go module proxy's newest version.
 func (s *Source) LatestRelease(ctx context.Context, repo string) (string, error) {
-	r, err := name.NewRepository(repo)
-	if err != nil {
-		return "", fmt.Errorf("repository %q: %w", repo, err)
-	}
-	ref, err := s.Mirrors.Rewrite(r.Tag("latest"))
+	tags, err := s.Tags(ctx, repo)
 	if err != nil {
 		return "", err
-	}
-	tags, err := remote.List(ref.Context(), remote.WithContext(ctx))
-	if err != nil {
-		return "", fmt.Errorf("list the tags of %s: %w", repo, err)
 	}
 	newest := NewestRelease(tags)
 	if newest == "" {
@@ -46,4 +38,24 @@ func NewestRelease(tags []string) string {
 		}
 	}
 	return newest
+}
+
+// Tags lists every tag of repo ("moby/buildkit") in its registry, through
+// the mirrors, in the registry's order: online, the versions a BuildKit
+// ladder is made of (matrix.Lister; the ladder keeps the releases vX.Y.Z).
+// Errors name the repository.
+func (s *Source) Tags(ctx context.Context, repo string) ([]string, error) {
+	r, err := name.NewRepository(repo)
+	if err != nil {
+		return nil, fmt.Errorf("repository %q: %w", repo, err)
+	}
+	ref, err := s.Mirrors.Rewrite(r.Tag("latest"))
+	if err != nil {
+		return nil, err
+	}
+	tags, err := remote.List(ref.Context(), remote.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("list the tags of %s: %w", repo, err)
+	}
+	return tags, nil
 }

@@ -136,3 +136,29 @@ func Latest(ctx context.Context, module string) (string, error) {
 	}
 	return v, nil
 }
+
+// Versions asks the Go module proxy for every version of module it serves
+// (go list -m -versions: tagged versions, pre-releases included, retracted
+// ones left out), in the proxy's order: the releases a BuildKit ladder is
+// made of offline (matrix.Lister). The go command's GOPROXY, GONOSUMDB and
+// GOFLAGS apply. Errors name the module and end with the go command's last
+// lines; a module without any version is an error too.
+func Versions(ctx context.Context, module string) ([]string, error) {
+	dir, err := os.MkdirTemp("", "repro-matrix-versions-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module versions.local\n"), 0o644); err != nil {
+		return nil, err
+	}
+	out, err := goCmd(ctx, dir, "list", "-m", "-versions", "-f", "{{range .Versions}}{{.}} {{end}}", module)
+	if err != nil {
+		return nil, fmt.Errorf("list the versions of %s: %w: %s", module, err, tail(out, 5))
+	}
+	versions := strings.Fields(string(out))
+	if len(versions) == 0 {
+		return nil, fmt.Errorf("list the versions of %s: the proxy serves none", module)
+	}
+	return versions, nil
+}
