@@ -2,7 +2,10 @@ package report
 
 import (
 	"fmt"
+	"strings"
 	"time"
+
+	"golang.org/x/mod/semver"
 
 	"github.com/repro-matrix/repro-matrix/internal/cell"
 )
@@ -35,13 +38,33 @@ func newKnownEntries(known []cell.KnownDivergence, now time.Time) []*knownEntry 
 
 func (e *knownEntry) matches(c cell.Coords) bool { return e.err == nil && e.pattern.Matches(c) }
 
+// EnvBuildKitVersion is the key of the BuildKit version a cell ran, in
+// its environment record (CellResult.Env).
+const EnvBuildKitVersion = "buildkit_version"
+
+// coords are r's coordinates as known divergences match them: r.Axes, with
+// the concrete version of its BuildKit taken from its environment record
+// when Axes lack it (a "latest" that the cell's process had not resolved),
+// so that a version range (buildkit>=v0.31.0) matches it.
+func (r CellResult) coords() cell.Coords {
+	c := r.Axes
+	v := r.Env[EnvBuildKitVersion]
+	if !strings.HasPrefix(v, "v") {
+		v = "v" + v // as BuildKit's own version string may spell it
+	}
+	if c.BuildKitVersion == "" && semver.IsValid(v) {
+		c.BuildKitVersion = v
+	}
+	return c
+}
+
 // cover records that the difference of cell r still happens for every
 // divergence that matches it, and returns the first of them that has not
 // expired (nil: none covers r).
 func cover(known []*knownEntry, r CellResult) *knownEntry {
 	var first *knownEntry
 	for _, e := range known {
-		if !e.matches(r.Axes) {
+		if !e.matches(r.coords()) {
 			continue
 		}
 		e.covers = append(e.covers, r.Name)
@@ -58,7 +81,7 @@ func cover(known []*knownEntry, r CellResult) *knownEntry {
 // README, "verdicts/: the reference of a group is the pin, never a vote").
 func refuse(known []*knownEntry, r CellResult) {
 	for _, e := range known {
-		if e.matches(r.Axes) {
+		if e.matches(r.coords()) {
 			e.refused = append(e.refused, r.Name)
 		}
 	}
@@ -69,7 +92,7 @@ func refuse(known []*knownEntry, r CellResult) {
 func witness(known []*knownEntry, r CellResult, held bool) {
 	for _, e := range known {
 		switch {
-		case !e.matches(r.Axes):
+		case !e.matches(r.coords()):
 		case held:
 			e.seen = true
 		default:

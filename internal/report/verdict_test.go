@@ -381,3 +381,27 @@ func TestKnownPlatformSpellings(t *testing.T) {
 		t.Errorf("platform=linux/arm/v7 on linux-arm64-v8: %s", g.State)
 	}
 }
+
+// A known divergence by version range (buildkit>=v0.31.0) covers a latest
+// cell by the version it ran, which its environment record names when the
+// cell's coordinates do not, and no cell of an older release.
+func TestKnownVersionRange(t *testing.T) {
+	k := cell.KnownDivergence{Cells: "buildkit>=v0.31.0/exporter=docker", Link: issue}
+	ran := func(version string) func(*CellResult) {
+		return func(r *CellResult) { r.Env[EnvBuildKitVersion] = version }
+	}
+	for _, tc := range []struct {
+		r    CellResult
+		want bool
+	}{
+		{result("add-user", "linux-amd64", "docker-28", "latest", "docker", dB, dA, ran("v0.34.2")), true},
+		{result("add-user", "linux-amd64", "docker-28", "latest", "docker", dB, dA, ran("latest")), false},
+		{result("add-user", "linux-amd64", "docker-28", "v0.31.2", "docker", dB, dA), true},
+		{result("add-user", "linux-amd64", "docker-28", "v0.30.0", "docker", dB, dA), false},
+		{result("add-user", "linux-amd64", "docker-28", "v0.31.2", "oci", dB, dA), false},
+	} {
+		if got := CheckCell(tc.r, k).Known != nil; got != tc.want {
+			t.Errorf("%s (ran %s): covered = %v, want %v", tc.r.Name, tc.r.Env[EnvBuildKitVersion], got, tc.want)
+		}
+	}
+}
