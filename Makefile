@@ -6,7 +6,8 @@
 
 PROFILE ?= local
 LABELS  ?=
-PROCS   ?= 2
+# One Ginkgo process per core (at most one per 2 GiB): each runs its own builders.
+PROCS   ?= $(shell bash hack/procs.sh)
 REPORTS ?= $(CURDIR)/reports
 MATRIX  ?= $(CURDIR)/matrix.yaml
 FUZZTIME ?= 20s

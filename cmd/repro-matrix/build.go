@@ -59,7 +59,7 @@ func newBuildCmd() *cobra.Command {
 			if err := build.Run(cmd.Context(), e, o, cmd.ErrOrStderr()); err != nil {
 				return withCode(exitMismatch, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", o.Output)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", o.Outputs[0].Path)
 			return nil
 		},
 	}
@@ -96,7 +96,7 @@ func newBuildCmd() *cobra.Command {
 func (f *buildFlags) options(context string) (build.Options, error) {
 	o := f.opts
 	o.Runtime = engine.Kind(f.runtime)
-	o.Exporter = build.Exporter(f.exporter)
+	out := build.Output{Exporter: build.Exporter(f.exporter)}
 	sde, err := sourceDateEpoch(f.sde, f.datetime)
 	if err != nil {
 		return o, err
@@ -112,7 +112,8 @@ func (f *buildFlags) options(context string) (build.Options, error) {
 		}
 		*p = abs
 	}
-	o.Context, o.File, o.Output = context, f.file, f.output
+	o.Context, o.File, out.Path = context, f.file, f.output
+	o.Outputs = []build.Output{out}
 	if o.BuildKitArgs, err = splitArgs("--buildkit-args", f.buildkitArgs); err != nil {
 		return o, err
 	}
@@ -123,7 +124,7 @@ func (f *buildFlags) options(context string) (build.Options, error) {
 	case "":
 	case "true", "false":
 		v := f.ociMediaTypes == "true"
-		o.OCIMediaTypes = &v
+		o.Outputs[0].OCIMediaTypes = &v
 	default:
 		return o, fmt.Errorf("--oci-mediatypes %q: want true or false", f.ociMediaTypes)
 	}
@@ -166,7 +167,7 @@ func envOr(key, def string) string {
 func printContext(cmd *cobra.Command, o build.Options, e engine.Engine) {
 	w := cmd.ErrOrStderr()
 	fmt.Fprintf(w, "Build environment:\n- Engine: %s\n- BuildKit image: %s\n- Rootless: %t\n- Caching enabled: %t\n- Build context: %s\n- Output: %s (%s exporter)\n",
-		e.Name(), o.BuildKitImage, o.Rootless, !o.NoCache, o.Context, o.Output, o.Exporter)
+		e.Name(), o.BuildKitImage, o.Rootless, !o.NoCache, o.Context, o.Outputs[0].Path, o.Outputs[0].Exporter)
 	fmt.Fprintf(w, "Build parameters:\n- SOURCE_DATE_EPOCH: %d\n- Build args: %s\n- Annotations: %s\n- Tag: %s\n- Platform: %s\n\n",
 		o.SourceDateEpoch, orNone(strings.Join(o.BuildArgs, ",")), orNone(strings.Join(o.Annotations, ",")), orNone(o.Tag), orNone(o.Platform))
 }

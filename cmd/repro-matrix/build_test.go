@@ -50,7 +50,7 @@ func TestSourceDateEpochFlags(t *testing.T) {
 func TestBuildErrorsNameTheFlags(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
-	o := build.Options{Runtime: engine.Docker, Context: dir, Exporter: "tar", BuildArgs: []string{"NOEQUALS"}, Rootless: true}
+	o := build.Options{Runtime: engine.Docker, Context: dir, Outputs: []build.Output{{Exporter: "tar"}}, BuildArgs: []string{"NOEQUALS"}, Rootless: true}
 	err := o.Validate()
 	if err == nil || !strings.Contains(err.Error(), "output path: missing") {
 		t.Fatalf("the build core's error: %v", err)

@@ -57,7 +57,7 @@ func TestReproducibleAcrossEngines(t *testing.T) {
 				for i := 1; i <= 2; i++ {
 					out := filepath.Join(t.TempDir(), "image.tar")
 					o := build.Options{
-						Runtime: e.Kind(), Context: filepath.Join(root, "fixtures", name), Output: out,
+						Runtime: e.Kind(), Context: filepath.Join(root, "fixtures", name), Outputs: []build.Output{{Path: out}},
 						SourceDateEpoch: 1700000000, BuildKitImage: bk.Ref, NoCache: true,
 						BuildArgs: args, HostNetwork: true,
 					}

@@ -16,7 +16,7 @@ import (
 func fixture(t *testing.T, rt engine.Kind) Options {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
-	return Options{Runtime: rt, Context: dir, Output: filepath.Join(dir, "image.tar"), SourceDateEpoch: 1700000000,
+	return Options{Runtime: rt, Context: dir, Outputs: []Output{{Path: filepath.Join(dir, "image.tar")}}, SourceDateEpoch: 1700000000,
 		BuildKitImage: "moby/buildkit:v0.19.0"}
 }
 
@@ -30,7 +30,6 @@ func TestValidateRefusesWhatTheRuntimeCannotHonour(t *testing.T) {
 		{"rootless docker", engine.Docker, func(o *Options) { o.Rootless = true }, OptRootless},
 		{"buildkit args docker", engine.Docker, func(o *Options) { o.BuildKitArgs = []string{"--debug"} }, OptBuildKitArgs},
 		{"buildx args podman", engine.Podman, func(o *Options) { o.BuildxArgs = []string{"--debug"} }, OptBuildxArgs},
-		{"builder podman", engine.Podman, func(o *Options) { o.Builder = "x" }, OptBuilder},
 		{"labels docker", engine.Docker, func(o *Options) { o.Labels = []string{"a=b"} }, OptLabel},
 	}
 	for _, c := range cases {
@@ -52,9 +51,11 @@ func TestValidateNamesBadInput(t *testing.T) {
 		{"runtime", func(o *Options) { o.Runtime = "rkt" }, OptRuntime},
 		{"context", func(o *Options) { o.Context = "/nonexistent" }, OptContext},
 		{"file", func(o *Options) { o.File = "/nonexistent/Dockerfile" }, OptFile},
-		{"output", func(o *Options) { o.Output = "/nonexistent/dir/x.tar" }, OptOutput},
+		{"output", func(o *Options) { o.Outputs[0].Path = "/nonexistent/dir/x.tar" }, OptOutput},
+		{"no output", func(o *Options) { o.Outputs = nil }, OptOutput},
+		{"two outputs to one path", func(o *Options) { o.Outputs = append(o.Outputs, o.Outputs[0]) }, OptOutput},
 		{"image", func(o *Options) { o.BuildKitImage = "UPPER/Case::" }, OptBuildKitImage},
-		{"exporter", func(o *Options) { o.Exporter = "tar" }, OptExporter},
+		{"exporter", func(o *Options) { o.Outputs[0].Exporter = "tar" }, OptExporter},
 		{"build arg", func(o *Options) { o.BuildArgs = []string{"NOEQUALS"} }, OptBuildArg},
 		{"sde as build arg", func(o *Options) { o.BuildArgs = []string{"SOURCE_DATE_EPOCH=1"} }, OptBuildArg},
 		{"annotation", func(o *Options) { o.Annotations = []string{"=v"} }, OptAnnotation},
@@ -96,9 +97,9 @@ func TestDockerPlan(t *testing.T) {
 	o := fixture(t, engine.Docker)
 	o.Tag, o.Platform, o.NoCache, o.HostNetwork = "app:1", "linux/arm64", true, true
 	o.BuildArgs, o.Annotations = []string{"A=1"}, []string{"org.opencontainers.image.title=x"}
-	o.Exporter = ExporterOCI
+	o.Outputs[0].Exporter = ExporterOCI
 	yes := true
-	o.OCIMediaTypes = &yes
+	o.Outputs[0].OCIMediaTypes = &yes
 	o.BuildxArgs = []string{"--progress=plain"}
 	var out bytes.Buffer
 	if err := DryRun(&out, o); err != nil {
@@ -109,7 +110,7 @@ func TestDockerPlan(t *testing.T) {
 		"# unless `docker buildx inspect " + b + "` succeeds:",
 		"docker buildx create --name " + b + " --driver docker-container --driver-opt image=moby/buildkit:v0.19.0 --driver-opt network=host",
 		"docker buildx --builder " + b + " build --build-arg SOURCE_DATE_EPOCH=1700000000 --build-arg A=1 --annotation org.opencontainers.image.title=x" +
-			" --provenance false --output type=oci,dest=" + o.Output + ",rewrite-timestamp=true,oci-mediatypes=true --no-cache --pull -t app:1 --platform linux/arm64 --progress=plain " + o.Context,
+			" --provenance false --output type=oci,dest=" + o.Outputs[0].Path + ",rewrite-timestamp=true,oci-mediatypes=true --no-cache --pull -t app:1 --platform linux/arm64 --progress=plain " + o.Context,
 	}
 	if got := strings.Split(strings.TrimSpace(out.String()), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("dry run:\n%s\nwant:\n%s", out.String(), strings.Join(want, "\n"))
@@ -146,7 +147,7 @@ func TestPodmanPlan(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	steps := o.Plan(filepath.Join(filepath.Dir(o.Output), ".image.tar.partial-x"))
+	steps := o.Plan([]string{filepath.Join(filepath.Dir(o.Outputs[0].Path), ".image.tar.partial-x")})
 	if len(steps) != 1 {
 		t.Fatalf("want one step, got %d", len(steps))
 	}
@@ -159,9 +160,8 @@ func TestPodmanPlan(t *testing.T) {
 		"-v " + o.File + ":/tmp/dockerfile/Dockerfile:ro",
 		"docker.io/moby/buildkit:v0.19.0 build --frontend dockerfile.v0 --local context=/tmp/work --local dockerfile=/tmp/dockerfile",
 		"--opt build-arg:SOURCE_DATE_EPOCH=1700000000 --opt build-arg:A=1",
-		"--output type=docker,dest=/tmp/image/.image.tar.partial-x,rewrite-timestamp=true,name=app:1,annotation.k=v",
-		"--export-cache type=local,mode=max,dest=/tmp/cache --import-cache type=local,src=/tmp/cache",
-		"--opt platform=linux/amd64 --progress plain",
+		"--output type=docker,dest=/tmp/image0/.image.tar.partial-x,rewrite-timestamp=true,name=app:1,annotation.k=v",
+		"--opt platform=linux/amd64 --export-cache type=local,mode=max,dest=/tmp/cache --import-cache type=local,src=/tmp/cache --progress plain",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("podman command lacks %q:\n%s", want, got)
@@ -176,7 +176,7 @@ func TestPodmanRootlessAndNoCache(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	got := o.Plan("/out/.x")[0].String("podman")
+	got := o.Plan([]string{"/out/.x"})[0].String("podman")
 	for _, want := range []string{"--userns keep-id:uid=1000,gid=1000", "seccomp=unconfined", "BUILDKITD_FLAGS=--oci-worker-no-process-sandbox",
 		" localhost/repro-matrix/buildkit:v0.19.0-rootless build", "--no-cache"} {
 		if !strings.Contains(got, want) {
@@ -211,5 +211,67 @@ func TestShellJoin(t *testing.T) {
 	got := shellJoin([]string{"a", "b c", "it's", "", "x=1,y=2"})
 	if want := `a 'b c' 'it'\''s' '' x=1,y=2`; got != want {
 		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+func TestOneSolveSeveralOutputs(t *testing.T) {
+	for _, rt := range []engine.Kind{engine.Docker, engine.Podman} {
+		o := fixture(t, rt)
+		o.Builder = "repro-matrix-run-x"
+		no := false
+		o.Outputs = append(o.Outputs, Output{Path: filepath.Join(o.Context, "oci.tar"), Exporter: ExporterOCI, OCIMediaTypes: &no})
+		if err := o.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		steps := o.Plan([]string{"/w/a/.image.tar.p", "/w/b/.oci.tar.p"})
+		got := steps[len(steps)-1].String(string(rt))
+		for _, want := range []string{
+			"--output type=docker,dest=/w/a/.image.tar.p,rewrite-timestamp=true --output type=oci,dest=/w/b/.oci.tar.p,rewrite-timestamp=true,oci-mediatypes=false",
+		} {
+			if !strings.Contains(got, want) {
+				t.Errorf("%s: lacks %q:\n%s", rt, want, got)
+			}
+		}
+		if rt == engine.Podman && !strings.HasPrefix(got, "podman exec repro-matrix-run-x buildctl build --frontend dockerfile.v0 --local context="+o.Context+" --local dockerfile="+o.Context+" ") {
+			t.Errorf("a podman build on a started builder runs its buildctl:\n%s", got)
+		}
+	}
+}
+
+func TestBuilderStartsBuildKit(t *testing.T) {
+	b := Builder{Name: "bk", Runtime: engine.Podman, BuildKitImage: "moby/buildkit:v0.19.0", HostNetwork: true,
+		Labels: []string{"org.repro-matrix.run=r1"}, Mounts: []string{"/work", "/fixtures"}}
+	want := "run -d --name bk --label org.repro-matrix.run=r1 --network host -v /work:/work -v /fixtures:/fixtures --privileged docker.io/moby/buildkit:v0.19.0"
+	if got := strings.Join(b.podmanRun(), " "); got != want {
+		t.Errorf("podman builder:\n%s\nwant:\n%s", got, want)
+	}
+	b.Rootless = true
+	if got := strings.Join(b.podmanRun(), " "); !strings.Contains(got, "--userns keep-id:uid=1000,gid=1000") || !strings.HasSuffix(got, " --oci-worker-no-process-sandbox") {
+		t.Errorf("rootless podman builder: %s", got)
+	}
+	d := Builder{Name: "bk", Runtime: engine.Docker, BuildKitImage: "moby/buildkit:v0.19.0", HostNetwork: true}
+	if got := strings.Join(d.buildxCreate(), " "); got != "buildx create --name bk --driver docker-container --driver-opt image=moby/buildkit:v0.19.0 --driver-opt network=host" {
+		t.Errorf("docker builder: %s", got)
+	}
+}
+
+func TestSharesSolve(t *testing.T) {
+	for _, c := range []struct {
+		rt         engine.Kind
+		bk, buildx string
+		want       bool
+	}{
+		{engine.Docker, "v0.19.0", "0.29.1+ds1", true},
+		{engine.Docker, "v0.19.0", "v0.13.1", true},
+		{engine.Docker, "v0.19.0", "0.12.1", false},
+		{engine.Docker, "v0.12.5", "0.29.1", false},
+		{engine.Docker, "v0.19.0", "", false},
+		{engine.Podman, "v0.13.0", "", true},
+		{engine.Podman, "v0.12.5", "", false},
+		{engine.Podman, "latest", "", false},
+	} {
+		if got := SharesSolve(c.rt, c.bk, c.buildx); got != c.want {
+			t.Errorf("SharesSolve(%s, %s, %q) = %t", c.rt, c.bk, c.buildx, got)
+		}
 	}
 }

@@ -53,7 +53,6 @@ const (
 	OptRootless        Option = "rootless"
 	OptBuildKitArgs    Option = "BuildKit arguments"
 	OptBuildxArgs      Option = "buildx arguments"
-	OptBuilder         Option = "builder"
 )
 
 // OptionError is one option that Validate refuses: "output path: missing",
@@ -83,13 +82,23 @@ func (e *OptionError) describe(name string) string {
 
 func (e *OptionError) Unwrap() error { return e.Err }
 
+// Output is one tarball a build exports.
+type Output struct {
+	Path          string   // tarball to write
+	Exporter      Exporter // docker (default) or oci
+	OCIMediaTypes *bool    // exporter option oci-mediatypes; nil = BuildKit's default
+}
+
 // Options are the inputs of one build; the zero value of each optional
 // field leaves BuildKit's default.
 type Options struct {
-	Runtime         engine.Kind
-	Context         string   // build context folder
-	File            string   // Dockerfile; default Context/Dockerfile
-	Output          string   // tarball to write
+	Runtime engine.Kind
+	Context string // build context folder
+	File    string // Dockerfile; default Context/Dockerfile
+	// Outputs are the tarballs to write. Several are one solve exported
+	// several times, which needs BuildKit v0.13 or later (and buildx v0.13
+	// under Docker): see SharesSolve.
+	Outputs         []Output
 	SourceDateEpoch int64    // SOURCE_DATE_EPOCH for the build and rewrite-timestamp
 	BuildKitImage   string   // image of the BuildKit daemon
 	NoCache         bool     // build every step anew
@@ -98,14 +107,16 @@ type Options struct {
 	BuildArgs       []string // KEY=VALUE
 	Annotations     []string // KEY=VALUE, on the image manifest
 	Platform        string   // e.g. linux/arm64
-	Exporter        Exporter // docker (default) or oci
-	OCIMediaTypes   *bool    // exporter option oci-mediatypes; nil = BuildKit's default
 	BuildKitArgs    []string // Podman only: extra arguments for buildctl build
 	BuildxArgs      []string // Docker only: extra arguments for docker buildx build
 	BuildkitdConfig string   // buildkitd.toml (registries, mirrors)
 	HostNetwork     bool     // run BuildKit on the engine's host network (loopback registry)
-	Builder         string   // Docker only: builder name; default derived from image and config
-	Labels          []string // KEY=VALUE labels for containers the build starts (Podman)
+	// Builder names the BuildKit to build with. Docker: a buildx builder,
+	// created when absent; default derived from image and config. Podman: a
+	// BuildKit container started by Builder.Start; empty runs a fresh
+	// BuildKit for the build (buildctl-daemonless.sh).
+	Builder string
+	Labels  []string // KEY=VALUE labels for containers the build starts (Podman)
 }
 
 // Validate resolves defaults and refuses what the runtime cannot honour. Its
@@ -131,11 +142,7 @@ func (o *Options) Validate() error {
 			bad(OptFile, o.File, "not a file")
 		}
 	}
-	if o.Output == "" {
-		bad(OptOutput, "", "missing")
-	} else if st, err := os.Stat(filepath.Dir(o.Output)); err != nil || !st.IsDir() {
-		bad(OptOutput, o.Output, "its folder does not exist")
-	}
+	errs = append(errs, o.validateOutputs()...)
 	if o.SourceDateEpoch < 0 {
 		bad(OptSourceDateEpoch, fmt.Sprint(o.SourceDateEpoch), "must not be negative")
 	}
@@ -144,13 +151,6 @@ func (o *Options) Validate() error {
 	}
 	if _, err := name.ParseReference(o.BuildKitImage); err != nil {
 		bad(OptBuildKitImage, o.BuildKitImage, "%v", err)
-	}
-	switch o.Exporter {
-	case "":
-		o.Exporter = ExporterDocker
-	case ExporterDocker, ExporterOCI:
-	default:
-		bad(OptExporter, string(o.Exporter), "want docker or oci")
 	}
 	errs = append(errs, checkPairs(OptBuildArg, o.BuildArgs)...)
 	errs = append(errs, checkPairs(OptAnnotation, o.Annotations)...)
@@ -190,8 +190,38 @@ func (o *Options) runtimeOnly() []error {
 		if len(o.BuildxArgs) > 0 {
 			unsupported(OptBuildxArgs, "cannot pass Docker Buildx arguments with the podman runtime (pass BuildKit arguments)")
 		}
-		if o.Builder != "" {
-			unsupported(OptBuilder, "podman runs a fresh BuildKit per build")
+	}
+	return errs
+}
+
+// validateOutputs refuses a build without output, an output whose folder
+// does not exist, two outputs to one path and an unknown exporter; it sets
+// the default exporter.
+func (o *Options) validateOutputs() []error {
+	if len(o.Outputs) == 0 {
+		return []error{&OptionError{Option: OptOutput, Reason: "missing"}}
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for i := range o.Outputs {
+		out := &o.Outputs[i]
+		switch {
+		case out.Path == "":
+			errs = append(errs, &OptionError{Option: OptOutput, Reason: "missing"})
+		case seen[out.Path]:
+			errs = append(errs, &OptionError{Option: OptOutput, Value: out.Path, Reason: "written by two outputs"})
+		default:
+			if st, err := os.Stat(filepath.Dir(out.Path)); err != nil || !st.IsDir() {
+				errs = append(errs, &OptionError{Option: OptOutput, Value: out.Path, Reason: "its folder does not exist"})
+			}
+		}
+		seen[out.Path] = true
+		switch out.Exporter {
+		case "":
+			out.Exporter = ExporterDocker
+		case ExporterDocker, ExporterOCI:
+		default:
+			errs = append(errs, &OptionError{Option: OptExporter, Value: string(out.Exporter), Reason: "want docker or oci"})
 		}
 	}
 	return errs
@@ -226,11 +256,11 @@ func (o *Options) builderName() string {
 	return "repro-matrix-build-" + hex.EncodeToString(h.Sum(nil))[:12]
 }
 
-// outputSpec is BuildKit's --output value for a destination path.
-func (o *Options) outputSpec(dest string) string {
-	parts := []string{"type=" + string(o.Exporter), "dest=" + dest, "rewrite-timestamp=true"}
-	if o.OCIMediaTypes != nil {
-		parts = append(parts, fmt.Sprintf("oci-mediatypes=%t", *o.OCIMediaTypes))
+// spec is BuildKit's --output value for the output written to dest.
+func (out Output) spec(dest string) string {
+	parts := []string{"type=" + string(out.Exporter), "dest=" + dest, "rewrite-timestamp=true"}
+	if out.OCIMediaTypes != nil {
+		parts = append(parts, fmt.Sprintf("oci-mediatypes=%t", *out.OCIMediaTypes))
 	}
 	return strings.Join(parts, ",")
 }

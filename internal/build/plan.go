@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/repro-matrix/repro-matrix/internal/engine"
 )
 
 // Step is one engine command of a build.
@@ -19,28 +21,29 @@ func (s Step) String(cli string) string {
 	return shellJoin(append([]string{cli}, s.Args...))
 }
 
-// Plan returns the engine commands of a build that writes its tarball to
-// dest (a temporary name beside Options.Output).
-func (o *Options) Plan(dest string) []Step {
-	if o.Runtime == "podman" {
-		return []Step{{Args: o.podmanRun(dest)}}
+// Plan returns the engine commands of a build that writes its outputs to
+// dests (temporary names beside each Options.Outputs path, in order).
+func (o *Options) Plan(dests []string) []Step {
+	if o.Runtime == engine.Podman {
+		if o.Builder != "" {
+			return []Step{{Args: o.podmanExec(dests)}}
+		}
+		return []Step{{Args: o.podmanRun(dests)}}
 	}
-	builder := o.builderName()
-	create := []string{"buildx", "create", "--name", builder, "--driver", "docker-container",
-		"--driver-opt", "image=" + o.BuildKitImage}
-	if o.HostNetwork {
-		create = append(create, "--driver-opt", "network=host")
-	}
-	if o.BuildkitdConfig != "" {
-		create = append(create, "--buildkitd-config", o.BuildkitdConfig)
-	}
+	b := o.builder()
 	return []Step{
-		{Args: create, Skip: []string{"buildx", "inspect", builder}},
-		{Args: o.buildxBuild(builder, dest)},
+		{Args: b.buildxCreate(), Skip: []string{"buildx", "inspect", b.Name}},
+		{Args: o.buildxBuild(b.Name, dests)},
 	}
 }
 
-func (o *Options) buildxBuild(builder, dest string) []string {
+// builder is the builder the options name (or derive, under Docker).
+func (o *Options) builder() Builder {
+	return Builder{Name: o.builderName(), Runtime: o.Runtime, BuildKitImage: o.BuildKitImage,
+		BuildkitdConfig: o.BuildkitdConfig, HostNetwork: o.HostNetwork, Rootless: o.Rootless, Labels: o.Labels}
+}
+
+func (o *Options) buildxBuild(builder string, dests []string) []string {
 	args := []string{"buildx", "--builder", builder, "build",
 		"--build-arg", "SOURCE_DATE_EPOCH=" + strconv.FormatInt(o.SourceDateEpoch, 10)}
 	for _, a := range o.BuildArgs {
@@ -49,7 +52,10 @@ func (o *Options) buildxBuild(builder, dest string) []string {
 	for _, a := range o.Annotations {
 		args = append(args, "--annotation", a)
 	}
-	args = append(args, "--provenance", "false", "--output", o.outputSpec(dest))
+	args = append(args, "--provenance", "false")
+	for i, out := range o.Outputs {
+		args = append(args, "--output", out.spec(dests[i]))
+	}
 	if o.NoCache {
 		args = append(args, "--no-cache", "--pull")
 	}
@@ -66,11 +72,11 @@ func (o *Options) buildxBuild(builder, dest string) []string {
 	return append(args, o.Context)
 }
 
-// Paths inside the BuildKit container of a Podman build.
+// Paths inside the BuildKit container of a one-off Podman build.
 const (
 	podContext    = "/tmp/work"
 	podDockerfile = "/tmp/dockerfile"
-	podImage      = "/tmp/image"
+	podImage      = "/tmp/image" // + the output's index
 	podCache      = "/tmp/cache"
 	podConfig     = "/etc/buildkit/buildkitd.toml"
 )
@@ -78,8 +84,11 @@ const (
 // CacheVolume holds BuildKit's local cache between Podman builds.
 const CacheVolume = "repro-matrix-buildkit-cache"
 
-func (o *Options) podmanRun(dest string) []string {
-	args := []string{"run", "--rm", "--name", containerName(dest)}
+// podmanRun is a one-off build: a fresh BuildKit in a container of its own
+// (buildctl-daemonless.sh), removed when the build ends, as repro-build runs
+// it.
+func (o *Options) podmanRun(dests []string) []string {
+	args := []string{"run", "--rm", "--name", containerName(dests[0])}
 	for _, l := range o.Labels {
 		args = append(args, "--label", l)
 	}
@@ -89,14 +98,16 @@ func (o *Options) podmanRun(dest string) []string {
 	if !o.NoCache {
 		args = append(args, "-v", CacheVolume+":"+podCache)
 	}
-	args = append(args,
-		"-v", filepath.Dir(dest)+":"+podImage,
-		"-v", o.Context+":"+podContext+":ro",
-		"--entrypoint", "buildctl-daemonless.sh")
+	inside := make([]string, len(dests))
+	for i, d := range dests {
+		dir := podImage + strconv.Itoa(i)
+		args = append(args, "-v", filepath.Dir(d)+":"+dir)
+		inside[i] = dir + "/" + filepath.Base(d)
+	}
+	args = append(args, "-v", o.Context+":"+podContext+":ro", "--entrypoint", "buildctl-daemonless.sh")
 	if o.Rootless {
-		args = append(args, "--userns", "keep-id:uid=1000,gid=1000",
-			"--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-			"-e", "BUILDKITD_FLAGS=--oci-worker-no-process-sandbox")
+		args = append(args, o.builder().isolation()...)
+		args = append(args, "-e", "BUILDKITD_FLAGS=--oci-worker-no-process-sandbox")
 	} else {
 		args = append(args, "--privileged")
 	}
@@ -110,32 +121,56 @@ func (o *Options) podmanRun(dest string) []string {
 	if o.BuildkitdConfig != "" {
 		args = append(args, "-v", o.BuildkitdConfig+":"+podConfig+":ro")
 	}
-	args = append(args, podmanImage(o.BuildKitImage),
-		"build", "--frontend", "dockerfile.v0",
-		"--local", "context="+podContext,
-		"--local", "dockerfile="+dockerfileDir,
-		"--opt", "build-arg:SOURCE_DATE_EPOCH="+strconv.FormatInt(o.SourceDateEpoch, 10))
-	for _, a := range o.BuildArgs {
-		args = append(args, "--opt", "build-arg:"+a)
-	}
-	out := o.outputSpec(podImage + "/" + filepath.Base(dest))
-	if o.Tag != "" {
-		out += ",name=" + o.Tag
-	}
-	for _, a := range o.Annotations {
-		out += ",annotation." + a
-	}
-	args = append(args, "--output", out)
+	args = append(args, podmanImage(o.BuildKitImage))
+	// The entrypoint is buildctl's wrapper: buildctl's own name is not passed.
+	args = append(args, o.buildctlBuild(podContext, dockerfileDir, "", inside)[1:]...)
 	if !o.NoCache {
 		args = append(args, "--export-cache", "type=local,mode=max,dest="+podCache,
 			"--import-cache", "type=local,src="+podCache)
-	} else {
+	}
+	return append(args, o.BuildKitArgs...)
+}
+
+// podmanExec builds on a started Builder (podman exec of its buildctl),
+// which sees the context and the outputs' folders at their own paths.
+func (o *Options) podmanExec(dests []string) []string {
+	dockerfileDir, filename := o.Context, ""
+	if o.File != "" {
+		dockerfileDir, filename = filepath.Dir(o.File), filepath.Base(o.File)
+	}
+	args := append([]string{"exec", o.Builder}, o.buildctlBuild(o.Context, dockerfileDir, filename, dests)...)
+	return append(args, o.BuildKitArgs...)
+}
+
+// buildctlBuild is the buildctl command of a build whose context, Dockerfile
+// folder and outputs are at these paths where buildctl runs.
+func (o *Options) buildctlBuild(context, dockerfileDir, filename string, dests []string) []string {
+	args := []string{"buildctl", "build", "--frontend", "dockerfile.v0",
+		"--local", "context=" + context, "--local", "dockerfile=" + dockerfileDir}
+	if filename != "" && filename != "Dockerfile" {
+		args = append(args, "--opt", "filename="+filename)
+	}
+	args = append(args, "--opt", "build-arg:SOURCE_DATE_EPOCH="+strconv.FormatInt(o.SourceDateEpoch, 10))
+	for _, a := range o.BuildArgs {
+		args = append(args, "--opt", "build-arg:"+a)
+	}
+	for i, out := range o.Outputs {
+		spec := out.spec(dests[i])
+		if o.Tag != "" {
+			spec += ",name=" + o.Tag
+		}
+		for _, a := range o.Annotations {
+			spec += ",annotation." + a
+		}
+		args = append(args, "--output", spec)
+	}
+	if o.NoCache {
 		args = append(args, "--no-cache")
 	}
 	if o.Platform != "" {
 		args = append(args, "--opt", "platform="+o.Platform)
 	}
-	return append(args, o.BuildKitArgs...)
+	return args
 }
 
 // containerName names a Podman build's container after its temporary

@@ -21,7 +21,7 @@ func DryRun(w io.Writer, o Options) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	for _, s := range o.Plan(o.Output) {
+	for _, s := range o.Plan(o.paths()) {
 		if s.Skip != nil {
 			fmt.Fprintf(w, "# unless `%s` succeeds:\n", s.skipString(o.Runtime))
 		}
@@ -32,10 +32,10 @@ func DryRun(w io.Writer, o Options) error {
 
 func (s Step) skipString(cli engine.Kind) string { return Step{Args: s.Skip}.String(string(cli)) }
 
-// Run builds under e and writes the tarball to o.Output. The tarball is
+// Run builds under e and writes the tarballs of o.Outputs. Each is
 // written under a temporary name and renamed only when the build succeeds,
-// so a failed or cancelled build leaves nothing behind. Build output goes to
-// log.
+// so a failed or cancelled build leaves nothing behind. Build output goes
+// to log.
 func Run(ctx context.Context, e engine.Engine, o Options, log io.Writer) error {
 	if err := o.Validate(); err != nil {
 		return err
@@ -43,27 +43,50 @@ func Run(ctx context.Context, e engine.Engine, o Options, log io.Writer) error {
 	if e.Kind() != o.Runtime {
 		return fmt.Errorf("build: runtime %s but engine %s", o.Runtime, e.Name())
 	}
-	dest, err := tempOutput(o.Output)
-	if err != nil {
-		return err
+	dests := make([]string, len(o.Outputs))
+	for i, out := range o.Outputs {
+		d, err := tempOutput(out.Path)
+		if err != nil {
+			return err
+		}
+		dests[i] = d
+		defer os.Remove(d)
 	}
-	defer os.Remove(dest)
-	for _, s := range o.Plan(dest) {
-		if err := runStep(ctx, e, s, dest, log); err != nil {
+	for _, s := range o.Plan(dests) {
+		if err := runStep(ctx, e, s, dests[0], log); err != nil {
 			return err
 		}
 	}
+	for i, d := range dests {
+		if err := finish(d, o.Outputs[i].Path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish moves a written tarball to its path.
+func finish(dest, path string) error {
 	if _, err := os.Stat(dest); err != nil {
-		return fmt.Errorf("build finished but wrote no tarball: %w", err)
+		return fmt.Errorf("build finished but wrote no tarball %s: %w", filepath.Base(path), err)
 	}
 	// BuildKit in a container writes the tarball world-writable.
 	if err := os.Chmod(dest, 0o644); err != nil {
 		return fmt.Errorf("export tarball: %w", err)
 	}
-	if err := os.Rename(dest, o.Output); err != nil {
+	if err := os.Rename(dest, path); err != nil {
 		return fmt.Errorf("export tarball: %w", err)
 	}
 	return nil
+}
+
+// paths are the outputs' paths, for a dry run.
+func (o *Options) paths() []string {
+	p := make([]string, len(o.Outputs))
+	for i, out := range o.Outputs {
+		p[i] = out.Path
+	}
+	return p
 }
 
 func runStep(ctx context.Context, e engine.Engine, s Step, dest string, log io.Writer) error {
@@ -79,16 +102,18 @@ func runStep(ctx context.Context, e engine.Engine, s Step, dest string, log io.W
 	// On cancellation buildx cancels the build when told SIGTERM. Podman has
 	// no daemon, and the build container's PID 1 (a shell script) ignores
 	// the signals podman forwards: kill the container, then podman run
-	// returns and --rm removes it.
+	// returns and --rm removes it. A build on a started builder (podman
+	// exec) ends with the builder, which its owner removes.
+	oneOff := e.Kind() == engine.Podman && s.Args[0] == "run"
 	cmd.Cancel = func() error {
-		if e.Kind() == engine.Podman {
+		if oneOff {
 			removeContainer(e, containerName(dest))
 		}
 		return cmd.Process.Signal(syscall.SIGTERM)
 	}
 	cmd.WaitDelay = 15 * time.Second
 	err := cmd.Run()
-	if e.Kind() == engine.Podman && ctx.Err() != nil {
+	if oneOff && ctx.Err() != nil {
 		removeContainer(e, containerName(dest)) // in case it was still starting
 	}
 	if err != nil {

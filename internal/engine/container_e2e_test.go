@@ -398,7 +398,7 @@ func (r *run) options(e engine.Engine, fixture string, epoch int64, bk string, a
 		r.t.Fatal(err)
 	}
 	o := build.Options{
-		Runtime: e.Kind(), Context: filepath.Join(r.root, "fixtures", fixture), Output: filepath.Join(out, "image.tar"),
+		Runtime: e.Kind(), Context: filepath.Join(r.root, "fixtures", fixture), Outputs: []build.Output{{Path: filepath.Join(out, "image.tar")}},
 		SourceDateEpoch: epoch, BuildKitImage: bk, NoCache: true, BuildArgs: args, HostNetwork: true,
 	}
 	if e.Kind() == engine.Docker {
@@ -421,7 +421,7 @@ func (r *run) build(ctx context.Context, t *testing.T, e engine.Engine, o build.
 	if err != nil {
 		t.Fatalf("%s: build %s: %v\n%s", e.Name(), filepath.Base(o.Context), engine.Explain(ctx, e, err), log.String())
 	}
-	a, err := oci.Analyze(ctx, o.Output)
+	a, err := oci.Analyze(ctx, o.Outputs[0].Path)
 	if err != nil {
 		t.Fatalf("%s: analyze: %v", e.Name(), err)
 	}

@@ -229,3 +229,15 @@ func TestHostLogsTail(t *testing.T) {
 		t.Errorf("tail: %q", got)
 	}
 }
+
+func TestBuildxVersion(t *testing.T) {
+	for out, want := range map[string]string{
+		"github.com/docker/buildx 0.29.1+ds1 0.29.1+ds1-4\n":   "0.29.1+ds1",
+		"github.com/docker/buildx v0.13.1 788433953af10f2a6\n": "v0.13.1",
+		"weird": "weird",
+	} {
+		if got := buildxVersion(out); got != want {
+			t.Errorf("buildxVersion(%q) = %q, want %q", out, got, want)
+		}
+	}
+}

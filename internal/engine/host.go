@@ -156,7 +156,25 @@ func environment(ctx context.Context, e Engine) (map[string]string, error) {
 		}
 		env[k] = firstLine(out)
 	}
+	if e.Kind() == Docker {
+		out, err := Run(ctx, e, "buildx", "version")
+		if err != nil {
+			return env, fmt.Errorf("%s environment buildx_version: %w", e.Name(), err)
+		}
+		env["buildx_version"] = buildxVersion(out)
+	}
 	return env, nil
+}
+
+// buildxVersion is the version in `docker buildx version`'s answer:
+// "github.com/docker/buildx 0.29.1+ds1 0.29.1+ds1-4" -> "0.29.1+ds1",
+// "github.com/docker/buildx v0.13.1 788433953..." -> "v0.13.1".
+func buildxVersion(out string) string {
+	f := strings.Fields(firstLine(out))
+	if len(f) < 2 {
+		return firstLine(out)
+	}
+	return f[1]
 }
 
 // firstLine keeps the first line of a value, without version banners:

@@ -450,6 +450,10 @@ func writeSlowest(b *md, results []CellResult) {
 	phases := slices.SortedFunc(maps.Keys(phaseSet), natural)
 	b.l("## Slowest cells")
 	b.l("")
+	if n := sharedBuilds(results); n > 0 {
+		b.l("%d cells shared their build with cells of other exporters (one solve, several exports): the build time of each is the shared build's divided by its outputs.", n)
+		b.l("")
+	}
 	heads := []string{"cell", "total"}
 	for _, p := range phases {
 		heads = append(heads, text(p))
@@ -467,4 +471,15 @@ func writeSlowest(b *md, results []CellResult) {
 		b.l("")
 	}
 	b.l("")
+}
+
+// sharedBuilds counts the results built by a solve shared with others.
+func sharedBuilds(results []CellResult) int {
+	n := 0
+	for _, r := range results {
+		if r.SharedBuild > 1 {
+			n++
+		}
+	}
+	return n
 }

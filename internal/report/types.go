@@ -54,6 +54,10 @@ type CellResult struct {
 	// Timings are phase durations such as "build", "analyze", "total".
 	// JSON: "timings_seconds", seconds with millisecond precision.
 	Timings Durations `json:"timings_seconds,omitempty"`
+	// SharedBuild is how many cells one build exported, this one included,
+	// when it was more than one (one solve, several exporters): its
+	// Timings["build"] is then that build's time divided by SharedBuild.
+	SharedBuild int `json:"sharedBuild,omitempty"`
 	// Tarball is the path of the tarball kept for diffs; may be empty.
 	Tarball string    `json:"tarball,omitempty"`
 	Started time.Time `json:"started,omitzero"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -23,17 +24,41 @@ import (
 )
 
 // Cells runs cells in one process against a prepared run. Engines are
-// connected once per process and their environment is read once.
+// connected once per process and their environment is read once. Cells of
+// one engine and BuildKit build on one builder, started when the first of
+// them runs and removed by Release or Close. Cells that differ only in
+// exporter share one build (one solve, several exports) where their
+// BuildKit and buildx can (build.SharesSolve).
 type Cells struct {
-	Shared  *Shared
-	mu      sync.Mutex
-	engines map[string]engine.Engine
-	envs    map[string]map[string]string
+	Shared   *Shared
+	mu       sync.Mutex
+	engines  map[string]engine.Engine
+	envs     map[string]map[string]string
+	builders map[string]*builder // by Pair
+	batches  map[string]*batch   // by batchKey
+	selected map[string][]matrix.Cell
 }
 
-// NewCells returns a cell runner for a prepared run.
-func NewCells(sh *Shared) *Cells {
-	return &Cells{Shared: sh, engines: map[string]engine.Engine{}, envs: map[string]map[string]string{}}
+// NewCells returns a cell runner for a prepared run; selected are the cells
+// this run builds (after label filters), which decides what a shared build
+// exports.
+func NewCells(sh *Shared, selected []matrix.Cell) *Cells {
+	r := &Cells{Shared: sh, engines: map[string]engine.Engine{}, envs: map[string]map[string]string{},
+		builders: map[string]*builder{}, batches: map[string]*batch{}, selected: map[string][]matrix.Cell{}}
+	for _, c := range selected {
+		k := batchKey(c)
+		r.selected[k] = append(r.selected[k], c)
+	}
+	return r
+}
+
+// Pair names the builder a cell builds on: its engine and its BuildKit.
+func Pair(c matrix.Cell) string { return c.Engine.Name + "/" + c.BuildKit.Name }
+
+// batchKey names the cells one solve can serve: they differ only in
+// exporter.
+func batchKey(c matrix.Cell) string {
+	return Pair(c) + "/" + c.Fixture.Name + "/" + c.Platform
 }
 
 // engine returns the connected engine of a cell and its environment record.
@@ -72,15 +97,17 @@ func (r *Cells) Run(ctx context.Context, c matrix.Cell, log io.Writer) report.Ce
 		res.Golden = string(g)
 	}
 	start := time.Now()
-	defer func() { res.Timings["total"] = time.Since(start) }()
-	if err := r.run(ctx, c, &res, log); err != nil {
+	var buildWall time.Duration // spent here on a build shared with other cells
+	if err := r.run(ctx, c, &res, &buildWall, log); err != nil {
 		res.Error = err.Error()
 		res.Interrupted = ctx.Err() != nil
 	}
+	// A cell's total counts its share of a shared build, wherever it ran.
+	res.Timings["total"] = time.Since(start) - buildWall + res.Timings["build"]
 	return res
 }
 
-func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, log io.Writer) error {
+func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, buildWall *time.Duration, log io.Writer) error {
 	e, env, err := r.engine(ctx, c.Engine.Name)
 	if err != nil {
 		return err
@@ -89,37 +116,159 @@ func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, 
 	if k := baseKey(c); k != "" {
 		res.Env[report.EnvBaseOrigin] = r.Shared.BaseOrigins[k].String()
 	}
-	dir := filepath.Join(r.Shared.WorkDir, "cells", cellDirName(c))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	opts, err := r.options(c, dir)
+	b, err := r.builder(ctx, c, e, res)
 	if err != nil {
 		return err
 	}
-	ce := engine.WithEnv(e, "BUILDX_CONFIG="+filepath.Join(dir, "buildx"))
-	if opts.Runtime == engine.Docker {
-		defer removeBuilder(ce, opts.Builder)
+	bt, err := r.batch(c, env)
+	if err != nil {
+		return err
 	}
+	if !bt.done {
+		t := time.Now()
+		bt.err = r.buildBatch(ctx, b, bt, log)
+		bt.took, bt.done = time.Since(t), true
+		*buildWall = bt.took
+	}
+	n := len(bt.cells)
+	res.Timings["build"] = bt.took / time.Duration(n)
+	if n > 1 {
+		res.SharedBuild = n
+	}
+	if bt.err != nil {
+		return bt.err
+	}
+	res.Tarball = r.tarball(c)
 	t := time.Now()
-	err = build.Run(ctx, ce, opts, log)
-	res.Timings["build"] = time.Since(t)
-	if err != nil {
-		r.saveEngineLog(ctx, e)
-		return fmt.Errorf("build: %w", engine.Explain(ctx, e, err))
-	}
-	res.Tarball = opts.Output
-	t = time.Now()
-	a, err := oci.Analyze(ctx, opts.Output)
+	a, err := oci.Analyze(ctx, res.Tarball)
 	res.Timings["analyze"] = time.Since(t)
 	if err != nil {
-		return fmt.Errorf("analyze %s: %w", filepath.Base(opts.Output), err)
+		return fmt.Errorf("analyze %s: %w", filepath.Base(res.Tarball), err)
 	}
 	if a.ImageDigest == "" {
-		return fmt.Errorf("analyze %s: no image manifest in index.json", filepath.Base(opts.Output))
+		return fmt.Errorf("analyze %s: no image manifest in index.json", filepath.Base(res.Tarball))
 	}
 	res.Digest = a.ImageDigest.String()
 	return nil
+}
+
+// batch is the cells one build serves and, once built, how it went.
+type batch struct {
+	cells []matrix.Cell
+	done  bool
+	took  time.Duration
+	err   error
+}
+
+// batch returns the build that serves c: shared with the selected cells of
+// its other exporters where the cell's BuildKit and buildx export one solve
+// to several outputs, else its own.
+func (r *Cells) batch(c matrix.Cell, env map[string]string) (*batch, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := batchKey(c)
+	bk := r.Shared.BuildKits[c.BuildKit.Name]
+	if !build.SharesSolve(engine.Kind(c.Engine.Kind), bk.Version, env["buildx_version"]) {
+		k = c.Name()
+	}
+	if bt, ok := r.batches[k]; ok {
+		return bt, nil
+	}
+	bt := &batch{cells: r.selected[k]}
+	if !slices.ContainsFunc(bt.cells, func(o matrix.Cell) bool { return o.Name() == c.Name() }) {
+		bt.cells = []matrix.Cell{c} // not selected (a focus), or not shared
+	}
+	r.batches[k] = bt
+	return bt, nil
+}
+
+// buildBatch builds a batch's cells in one build on b, each to its folder.
+func (r *Cells) buildBatch(ctx context.Context, b *builder, bt *batch, log io.Writer) error {
+	c := bt.cells[0]
+	opts, err := r.options(c, b)
+	if err != nil {
+		return err
+	}
+	for _, o := range bt.cells {
+		if err := os.MkdirAll(filepath.Dir(r.tarball(o)), 0o755); err != nil {
+			return err
+		}
+		opts.Outputs = append(opts.Outputs, build.Output{Path: r.tarball(o),
+			Exporter: build.Exporter(o.Exporter.Type), OCIMediaTypes: o.Exporter.OCIMediatypes})
+	}
+	if err := build.Run(ctx, b.engine, opts, log); err != nil {
+		r.saveEngineLog(ctx, b.engine)
+		err = engine.Explain(ctx, b.engine, err)
+		if len(bt.cells) > 1 {
+			return fmt.Errorf("build (one solve for %d exporters): %w", len(bt.cells), err)
+		}
+		return fmt.Errorf("build: %w", err)
+	}
+	return nil
+}
+
+// tarball is where a cell's image is written.
+func (r *Cells) tarball(c matrix.Cell) string {
+	return filepath.Join(r.Shared.WorkDir, "cells", cellDirName(c), "image.tar")
+}
+
+// builder is the BuildKit a pair's cells build on, started once.
+type builder struct {
+	build.Builder
+	engine engine.Engine // the pair's engine, with the builder's buildx config
+	err    error         // why it did not start
+}
+
+// builder returns the cell's builder, starting it on first use; the cell
+// that starts it records the time it took.
+func (r *Cells) builder(ctx context.Context, c matrix.Cell, e engine.Engine, res *report.CellResult) (*builder, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := Pair(c)
+	if b, ok := r.builders[key]; ok {
+		return b, b.err
+	}
+	bk, ok := r.Shared.BuildKits[c.BuildKit.Name]
+	if !ok {
+		return nil, fmt.Errorf("buildkit %s was not provisioned for this run", c.BuildKit.Name)
+	}
+	name := "repro-matrix-run-" + r.Shared.RunID + "-" + shortHash(key)
+	b := &builder{Builder: build.Builder{Name: name, Runtime: engine.Kind(c.Engine.Kind), BuildKitImage: bk.Ref,
+		HostNetwork: true, Labels: []string{engine.RunLabel + "=" + r.Shared.RunID},
+		Mounts: []string{r.Shared.WorkDir, r.Shared.MatrixDir}}}
+	b.engine = engine.WithEnv(e, "BUILDX_CONFIG="+filepath.Join(r.Shared.WorkDir, "builders", shortHash(key)))
+	if b.Runtime == engine.Docker {
+		b.Labels = nil // buildx builders carry none; Sweep finds them by name
+	}
+	r.builders[key] = b
+	t := time.Now()
+	if err := b.Start(ctx, b.engine); err != nil {
+		r.saveEngineLog(ctx, e)
+		b.err = fmt.Errorf("builder for %s: %w", key, engine.Explain(ctx, e, err))
+	}
+	res.Timings["builder"] = time.Since(t)
+	return b, b.err
+}
+
+// Release removes the builder of a pair (Pair) once its cells are done.
+func (r *Cells) Release(ctx context.Context, pair string) error {
+	r.mu.Lock()
+	b, ok := r.builders[pair]
+	delete(r.builders, pair)
+	r.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return b.Remove(ctx, b.engine)
+}
+
+// Close removes every builder this process started and has not released.
+func (r *Cells) Close(ctx context.Context) error {
+	var errs []error
+	for _, pair := range slices.Sorted(maps.Keys(r.builders)) {
+		errs = append(errs, r.Release(ctx, pair))
+	}
+	return errors.Join(errs...)
 }
 
 // EngineLogsDir is the folder of the run's work folder that keeps the logs
@@ -141,40 +290,29 @@ func (r *Cells) saveEngineLog(ctx context.Context, e engine.Engine) {
 	}
 }
 
-// options are the build options of a cell: the fixture's, the exporter's,
-// and this run's BuildKit image, base image and isolation.
-func (r *Cells) options(c matrix.Cell, dir string) (build.Options, error) {
-	bk, ok := r.Shared.BuildKits[c.BuildKit.Name]
-	if !ok {
-		return build.Options{}, fmt.Errorf("buildkit %s was not provisioned for this run", c.BuildKit.Name)
-	}
+// options are the build options of a cell without outputs: the fixture's,
+// this run's base image, and the builder's BuildKit and isolation.
+func (r *Cells) options(c matrix.Cell, b *builder) (build.Options, error) {
 	base := ""
 	if k := baseKey(c); k != "" {
+		var ok bool
 		if base, ok = r.Shared.BaseImages[k]; !ok {
 			return build.Options{}, fmt.Errorf("no base image %s was prepared", k)
 		}
 		base = r.Shared.Engines[c.Engine.Name].LocalRef(base, r.Shared.Registry)
 	}
-	o := build.Options{
-		Runtime:         engine.Kind(c.Engine.Kind),
+	return build.Options{
+		Runtime:         b.Runtime,
 		Context:         c.Fixture.Dir,
 		File:            c.Fixture.Dockerfile,
-		Output:          filepath.Join(dir, "image.tar"),
 		SourceDateEpoch: c.Fixture.Epoch(),
-		BuildKitImage:   bk.Ref,
+		BuildKitImage:   b.BuildKitImage,
 		NoCache:         true,
 		Platform:        c.Platform,
-		Exporter:        build.Exporter(c.Exporter.Type),
-		OCIMediaTypes:   c.Exporter.OCIMediatypes,
 		BuildArgs:       buildArgs(c.Fixture.BuildArgs, base),
-		HostNetwork:     true,
-	}
-	if o.Runtime == engine.Docker {
-		o.Builder = "repro-matrix-run-" + r.Shared.RunID + "-" + shortHash(c.Name())
-	} else {
-		o.Labels = []string{engine.RunLabel + "=" + r.Shared.RunID}
-	}
-	return o, nil
+		HostNetwork:     b.HostNetwork,
+		Builder:         b.Name,
+	}, nil
 }
 
 // buildArgs are the fixture's build arguments plus its base image, if it
@@ -189,14 +327,6 @@ func buildArgs(fixture map[string]string, base string) []string {
 	}
 	slices.Sort(args)
 	return args
-}
-
-// removeBuilder removes a cell's builder with its state, even when the
-// cell's context was cancelled.
-func removeBuilder(e engine.Engine, name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	engine.Run(ctx, e, "buildx", "rm", "--force", name)
 }
 
 // cellEnv is the environment record of a cell: its engine's, BuildKit's,

@@ -27,6 +27,7 @@ import (
 // analyze → result without Docker.
 type fakeEngine struct {
 	mode string // "ok", "fail" (the build exits 1) or "hang" (until killed)
+	log  string // file that records each command, one a line
 }
 
 func (f *fakeEngine) Kind() engine.Kind { return engine.Docker }
@@ -34,7 +35,7 @@ func (f *fakeEngine) Name() string      { return "docker-99.1.0" }
 func (f *fakeEngine) Version() string   { return "99.1.0" }
 func (f *fakeEngine) Command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=^TestFakeEngineProcess$", "--"}, args...)...)
-	cmd.Env = append(os.Environ(), "REPRO_FAKE_ENGINE="+f.mode)
+	cmd.Env = append(os.Environ(), "REPRO_FAKE_ENGINE="+f.mode, "REPRO_FAKE_LOG="+f.log)
 	return cmd
 }
 func (f *fakeEngine) Environment(context.Context) (map[string]string, error) {
@@ -58,6 +59,10 @@ func TestFakeEngineProcess(t *testing.T) {
 			break
 		}
 	}
+	if f, err := os.OpenFile(os.Getenv("REPRO_FAKE_LOG"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
+		fmt.Fprintln(f, strings.Join(args, " "))
+		f.Close()
+	}
 	os.Exit(fakeCLI(mode, args))
 }
 
@@ -73,24 +78,26 @@ func fakeCLI(mode string, args []string) int {
 		time.Sleep(time.Minute)
 		return 1
 	}
-	dest := ""
+	var dests []string
 	for i, a := range args {
 		if a == "--output" && i+1 < len(args) {
 			for _, kv := range strings.Split(args[i+1], ",") {
 				if v, ok := strings.CutPrefix(kv, "dest="); ok {
-					dest = v
+					dests = append(dests, v)
 				}
 			}
 		}
 	}
 	layout, err := ocitest.BuildLayout(ocitest.Options{})
-	if err != nil || dest == "" {
-		fmt.Fprintln(os.Stderr, "fake build:", err, dest)
+	if err != nil || len(dests) == 0 {
+		fmt.Fprintln(os.Stderr, "fake build:", err, dests)
 		return 2
 	}
-	if err := os.WriteFile(dest, layout.Tar(), 0o600); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
+	for _, dest := range dests {
+		if err := os.WriteFile(dest, layout.Tar(), 0o600); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
 	}
 	return 0
 }
@@ -104,7 +111,7 @@ func fakeRun(t *testing.T, mode string) (*Cells, matrix.Cell) {
 		t.Fatal(err)
 	}
 	epoch := int64(0)
-	e := &fakeEngine{mode: mode}
+	e := &fakeEngine{mode: mode, log: filepath.Join(t.TempDir(), "commands")}
 	c := matrix.Cell{
 		Fixture:  &matrix.Fixture{Name: "scratch", Dir: fixture, Dockerfile: filepath.Join(fixture, "Dockerfile"), SourceDateEpoch: &epoch},
 		Platform: "linux/amd64",
@@ -115,9 +122,24 @@ func fakeRun(t *testing.T, mode string) (*Cells, matrix.Cell) {
 	sh := &Shared{RunID: NewRunID(), WorkDir: t.TempDir(), Engines: map[string]engine.Handle{},
 		BuildKits: map[string]BuildKitImage{"v0.19.0": {Ref: "localhost/repro-matrix/buildkit:v0.19.0", Version: "v0.19.0",
 			Origin: images.Origin{Recipe: "go github.com/moby/buildkit@v0.19.0"}}}}
-	r := NewCells(sh)
-	r.engines[e.Name()], r.envs[e.Name()] = e, map[string]string{"engine_version": e.Version()}
+	r := NewCells(sh, []matrix.Cell{c})
+	r.engines[e.Name()], r.envs[e.Name()] = e, map[string]string{"engine_version": e.Version(), "buildx_version": "0.29.1+ds1"}
 	return r, c
+}
+
+// commands are the fake engine's commands so far whose words start with
+// prefix.
+func commands(t *testing.T, r *Cells, prefix string) []string {
+	t.Helper()
+	e := r.engines["docker-99.1.0"].(*fakeEngine)
+	b, _ := os.ReadFile(e.log)
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.HasPrefix(line, prefix) {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 func TestCellRunsThroughBuildAndAnalyze(t *testing.T) {
@@ -181,5 +203,84 @@ func TestUnknownEngineFailsTheCell(t *testing.T) {
 	res := r.Run(context.Background(), c, io.Discard)
 	if res.Digest != "" || !strings.Contains(res.Error, "podman-0.0.1 was not started") {
 		t.Errorf("digest %q, error %q", res.Digest, res.Error)
+	}
+}
+
+// exporters returns c under each of the three exporters of matrix.yaml.
+func exporters(c matrix.Cell) []matrix.Cell {
+	yes := true
+	var out []matrix.Cell
+	for _, x := range []*matrix.Exporter{{Name: "docker", Type: "docker"}, {Name: "oci", Type: "oci"},
+		{Name: "docker-oci-mediatypes", Type: "docker", OCIMediatypes: &yes}} {
+		c.Exporter = x
+		out = append(out, c)
+	}
+	return out
+}
+
+func TestExportersShareOneSolveAndOneBuilder(t *testing.T) {
+	r, c := fakeRun(t, "ok")
+	cells := exporters(c)
+	r.selected = map[string][]matrix.Cell{batchKey(c): cells}
+	var results []report.CellResult
+	for _, c := range cells {
+		results = append(results, r.Run(context.Background(), c, io.Discard))
+	}
+	builds := commands(t, r, "buildx --builder")
+	if len(builds) != 1 || strings.Count(builds[0], "--output") != 3 || !strings.Contains(builds[0], "oci-mediatypes=true") {
+		t.Fatalf("want one build with three outputs, got %q", builds)
+	}
+	if creates := commands(t, r, "buildx create"); len(creates) != 1 {
+		t.Errorf("want the pair's builder created once, got %q", creates)
+	}
+	tarballs := map[string]bool{}
+	for _, res := range results {
+		if res.Error != "" || res.Digest == "" || res.SharedBuild != 3 {
+			t.Errorf("%s: error %q, digest %q, shared build %d", res.Name, res.Error, res.Digest, res.SharedBuild)
+		}
+		if res.Timings["build"] != results[0].Timings["build"] || res.Timings["total"] < res.Timings["build"] {
+			t.Errorf("%s: build time %s not a third of the shared build (first cell %s), total %s", res.Name,
+				res.Timings["build"], results[0].Timings["build"], res.Timings["total"])
+		}
+		tarballs[res.Tarball] = true
+	}
+	if len(tarballs) != 3 {
+		t.Errorf("cells share tarballs: %v", tarballs)
+	}
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if rms := commands(t, r, "buildx rm --force repro-matrix-run-"+r.Shared.RunID); len(rms) != 1 {
+		t.Errorf("want the builder removed once, got %q", rms)
+	}
+}
+
+func TestOldBuildKitBuildsEachExporterAlone(t *testing.T) {
+	r, c := fakeRun(t, "ok")
+	r.Shared.BuildKits["v0.19.0"] = BuildKitImage{Ref: "moby/buildkit:v0.12.5", Version: "v0.12.5"}
+	cells := exporters(c)
+	r.selected = map[string][]matrix.Cell{batchKey(c): cells}
+	for _, c := range cells {
+		if res := r.Run(context.Background(), c, io.Discard); res.Error != "" || res.SharedBuild != 0 {
+			t.Errorf("%s: error %q, shared build %d", res.Name, res.Error, res.SharedBuild)
+		}
+	}
+	if builds := commands(t, r, "buildx --builder"); len(builds) != 3 {
+		t.Errorf("BuildKit v0.12 cannot export one solve several times: want three builds, got %d", len(builds))
+	}
+}
+
+func TestSharedBuildFailureFailsEveryCell(t *testing.T) {
+	r, c := fakeRun(t, "fail")
+	cells := exporters(c)
+	r.selected = map[string][]matrix.Cell{batchKey(c): cells}
+	for _, c := range cells {
+		res := r.Run(context.Background(), c, io.Discard)
+		if res.Digest != "" || !strings.Contains(res.Error, "one solve for 3 exporters") || !strings.Contains(res.Error, "failed to solve") {
+			t.Errorf("%s: digest %q, error %q", res.Name, res.Digest, res.Error)
+		}
+	}
+	if builds := commands(t, r, "buildx --builder"); len(builds) != 1 {
+		t.Errorf("a failed shared build ran %d times", len(builds))
 	}
 }

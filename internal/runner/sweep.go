@@ -54,7 +54,7 @@ func alive(runID string) bool {
 
 // Sweep removes what earlier runs that are no longer alive left on the host
 // engines: containers, volumes and networks labelled engine.RunLabel, and the
-// builders of matrix cells (buildx cannot label them; their containers and
+// buildx builders of matrix runs (buildx cannot label them; their containers and
 // volumes carry the run id in their names). The CLI's own builders
 // (repro-matrix-build-*) are kept for their cache.
 func Sweep(ctx context.Context, log io.Writer) {

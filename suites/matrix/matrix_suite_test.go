@@ -119,7 +119,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	var err error
 	shared, err = runner.DecodeShared(data)
 	Expect(err).NotTo(HaveOccurred())
-	run = runner.NewCells(shared)
+	run = runner.NewCells(shared, selectedCells())
 	cellsDone = &doneCounter{path: filepath.Join(shared.WorkDir, "cells-done")}
 	if b, err := os.ReadFile(filepath.Join(shared.WorkDir, "cells-total")); err == nil {
 		fmt.Sscan(string(b), &toRun)
@@ -178,7 +178,11 @@ var (
 	suiteT0   = time.Now()
 )
 
-var _ = SynchronizedAfterSuite(func() {}, func(ctx SpecContext) {
+var _ = SynchronizedAfterSuite(func(ctx SpecContext) {
+	if run != nil {
+		Expect(run.Close(ctx)).To(Succeed(), "remove this process's builders")
+	}
+}, func(ctx SpecContext) {
 	if prepared != nil {
 		Expect(prepared.Close(ctx)).To(Succeed())
 	}
@@ -191,10 +195,31 @@ var _ = Describe("matrix", func() {
 		It("loads "+filepath.Base(*matrixFile), func() { Fail(loadError.Error()) })
 		return
 	}
-	for _, c := range cells {
-		It(c.Name(), Label(c.Labels()...), func(ctx SpecContext) { cellSpec(ctx, c) }, NodeTimeout(30*time.Minute))
+	// One ordered container per engine and BuildKit: a process runs all of
+	// its cells on one builder, which the container removes when done.
+	for _, p := range runner.Schedule(cells, lastResults()) {
+		Describe(p.Pair, Ordered, ContinueOnFailure, func() {
+			for _, c := range p.Cells {
+				It(c.Name(), Label(c.Labels()...), func(ctx SpecContext) { cellSpec(ctx, c) }, NodeTimeout(30*time.Minute))
+			}
+			AfterAll(func(ctx SpecContext) {
+				if run != nil {
+					Expect(run.Release(ctx, p.Pair)).To(Succeed(), "remove the builder of %s", p.Pair)
+				}
+			}, NodeTimeout(2*time.Minute))
+		})
 	}
 })
+
+// lastResults are the cells of the last run written to the reports
+// folder, whose times order this run's pairs; none when there is none.
+func lastResults() []report.CellResult {
+	r, err := report.ReadJSON(filepath.Join(*reportsDir, "results.json"))
+	if err != nil {
+		return nil
+	}
+	return r.Results
+}
 
 // cellSpec builds a cell and asks the report for its verdict against the
 // golden digest: it fails unless the cell built and matches, has no golden
