@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/mod/semver"
+
 	"github.com/repro-matrix/repro-matrix/internal/cell"
 )
 
@@ -22,10 +24,16 @@ type Cell struct {
 }
 
 // Coords are the cell's coordinates as its name spells them: the names of
-// its entries and its platform's slug (see cell.Coords).
+// its entries and its platform's slug (see cell.Coords), with the concrete
+// version of its BuildKit when it is known (BuildKit.EffectiveVersion: not
+// for latest before Matrix.ResolveLatest).
 func (c Cell) Coords() cell.Coords {
+	version := c.BuildKit.EffectiveVersion()
+	if !semver.IsValid(version) {
+		version = ""
+	}
 	return cell.Coords{Fixture: c.Fixture.Name, Platform: cell.Slug(c.Platform), Engine: c.Engine.Name,
-		BuildKit: c.BuildKit.Name, Exporter: c.Exporter.Name}
+		BuildKit: c.BuildKit.Name, Exporter: c.Exporter.Name, BuildKitVersion: version}
 }
 
 // Name is the cell's spec name (cell.Coords.Name):
@@ -62,15 +70,20 @@ func matches(p cell.Pattern, c Cell) bool {
 
 // Expand returns the cells of the named profile (see Profile) in a
 // deterministic order: fixtures, each fixture's platforms, engines,
-// BuildKits and exporters, each in the order of the file. An unknown profile
-// is an error that lists the known ones (ErrUnknownProfile); a profile
-// without cells is an error too (ErrEmptyExpansion).
+// BuildKits and exporters, each in the order of the file (a resolved
+// ladder's rungs where the ladder was). An unknown profile is an error
+// that lists the known ones (ErrUnknownProfile); a profile without cells is
+// an error too (ErrEmptyExpansion), and so is a profile that uses a ladder
+// not resolved yet (ErrUnresolvedLadder; see Matrix.ResolveLadders).
 func (m *Matrix) Expand(profile string) ([]Cell, error) {
 	p, ok := m.Profiles[profile]
 	if !ok {
 		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownProfile, profile, strings.Join(m.ProfileNames(), ", "))
 	}
 	cells, errs := m.expand(p)
+	if err := unresolvedLadder(cells, errs); err != nil {
+		return nil, fmt.Errorf("profile %q: %w", profile, err)
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("profile %q: %s", profile, errs[0].msg)
 	}
@@ -136,7 +149,11 @@ type selError struct {
 	list    string // "engines", "include", ...
 	index   int
 	msg     string
-	noMatch bool // a name or glob that selects no entry
+	noMatch bool   // a name or glob that selects no entry
+	glob    string // the name or glob, when noMatch
+	// ladder: a BuildKit name or glob that selects nothing but may name a
+	// rung of a ladder not resolved yet (see Matrix.mayNameRung).
+	ladder bool
 }
 
 // expand computes a profile's cells and the problems of its lists.
@@ -147,6 +164,7 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 			if x.noMatch && m.incomplete[listAxis[list]] {
 				continue // the entry it names may be one with a problem
 			}
+			x.ladder = x.noMatch && list == "buildkits" && m.mayNameRung(x.glob)
 			x.list = list
 			errs = append(errs, x)
 		}
@@ -158,11 +176,7 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 			SelectContainer: func(x *Engine) bool { return x.Where == Container },
 		})
 	collect("engines", e)
-	buildkits, e := selectEntries(m.BuildKits, p.BuildKits, "BuildKit", func(x *BuildKit) []string { return []string{x.Name} },
-		map[string]func(*BuildKit) bool{
-			SelectPinned:    func(x *BuildKit) bool { return x.Pinned },
-			SelectCandidate: func(x *BuildKit) bool { return x.Candidate },
-		})
+	buildkits, e := m.selectBuildKits(p)
 	collect("buildkits", e)
 	fixtures, e := selectEntries(m.Fixtures, p.Fixtures, "fixture", func(x *Fixture) []string { return []string{x.Name} }, nil)
 	collect("fixtures", e)
@@ -279,7 +293,7 @@ func selectEntries[T comparable](entries []T, list []string, noun string, name f
 			}
 		}
 		if !found {
-			errs = append(errs, selError{index: i, msg: fmt.Sprintf("%q matches no %s (known: %s)", s, noun, strings.Join(names, ", ")), noMatch: true})
+			errs = append(errs, selError{index: i, msg: fmt.Sprintf("%q matches no %s (known: %s)", s, noun, strings.Join(names, ", ")), noMatch: true, glob: s})
 		}
 	}
 	return selected, errs
@@ -357,9 +371,12 @@ func (m *Matrix) parseKnownPattern(s string) (cell.Pattern, error) {
 		}
 		values := m.axisValues(a)
 		if !slices.ContainsFunc(values, func(v string) bool { return pat.MatchesValue(a, v) }) &&
-			(a != cell.Engine || !m.mayNameFound(g)) {
+			(a != cell.Engine || !m.mayNameFound(g)) && (a != cell.BuildKit || !m.mayNameRung(g)) {
 			return pat, fmt.Errorf("%s=%s matches no %s (known: %s)", a, g, a, strings.Join(values, ", "))
 		}
+	}
+	if r, ok := pat.Range(); ok && !m.incomplete[cell.BuildKit] && !m.rangeMayMatch(r) {
+		return pat, fmt.Errorf("buildkit range %s matches no BuildKit version of the matrix (versions: %s)", r, m.versionSpace())
 	}
 	return pat, nil
 }

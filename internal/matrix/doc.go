@@ -28,6 +28,7 @@
 //	  - version: v0.26.3             # image defaults to moby/buildkit:v0.26.3
 //	    candidate: true              # the release meant to replace the pin (profile selector @candidate)
 //	  - version: latest              # newest release; see BuildKit.Resolved
+//	  - ladder: {from: v0.19.0, to: latest}   # one BuildKit per minor release; see Ladder
 //	fixtures:
 //	  - name: scratch-copy
 //	    dir: fixtures/scratch-copy   # default fixtures/<name>; relative to matrix.yaml
@@ -49,13 +50,17 @@
 //	  nightly:
 //	    engines: ["@found", "@container"]   # @host: every host engine, found or declared
 //	  pr:
-//	    buildkits: ["@pinned", "@candidate"]
+//	    buildkits: ["@pinned", "@candidate"]   # "@ladder": the rungs of the ladders
 //	    exclude: ["engine=docker-26.1.5/platform=linux-arm64"]   # include: adds cells, exclude: removes them
 //	knownDivergences:
 //	  - cells: engine=docker-26.1.5/exporter=oci
 //	    reason: dockerd 26 writes a different index annotation
 //	    link: https://github.com/moby/moby/issues/1
 //	    expires: 2027-01-31
+//	  - cells: buildkit>=v0.31.0/exporter=docker   # a version range, see Cells
+//	    reason: BuildKit v0.31 writes OCI media types from the docker exporter
+//	    link: https://github.com/moby/buildkit/pull/6824
+//	    expires: 2027-05-31
 //
 // Each fixture folder may hold golden.yaml, which maps "<platform>/<exporter>"
 // to the expected image digest:
@@ -136,6 +141,23 @@
 // profile entry that selects nothing: a typo must not shrink the matrix
 // silently.
 //
+// The buildkit axis of a pattern may be a version range instead of a
+// glob: buildkit>=v0.31.0, buildkit>v0.19.0, buildkit<v0.34.0,
+// buildkit<=v0.30.0, or a lower and an upper bound as two parts
+// ("fixture=copy-link/buildkit>v0.19.0/buildkit<v0.31.0"). It matches the
+// cells whose BuildKit's concrete version lies in it: the version of an
+// entry or rung, the release a latest resolved to (an unresolved latest
+// lies in no range). Versions compare as semantic versions. A range must
+// match some BuildKit version of the matrix, like a glob: Load checks
+// it against the versions the file declares, the span of each ladder not
+// resolved yet (from to to; to latest is open) and, for a latest not
+// resolved yet, every version from the newest one the file declares on;
+// Matrix.Validate after ResolveLadders and ResolveLatest checks it
+// against the concrete versions. A range that can match none is a
+// problem at the pattern's field and line, e.g.
+//
+//	knownDivergences[0].cells: buildkit range buildkit<v0.19.0 matches no BuildKit version of the matrix (versions: v0.19.0, v0.26.3, latest (not resolved: v0.26.3 or newer)) (line 97)
+//
 // [Cell.Group] names the cells that must agree, [Cell.Labels] gives Ginkgo
 // labels (engine:docker-20.10.24, kind:docker, ...), [Matrix.Cell] finds a
 // cell by name, [Matrix.KnownDivergence] the divergence that covers it and
@@ -147,6 +169,40 @@
 // caller resolves it at run time with [Matrix.ResolveLatest] and a
 // [Resolver] (provision.Latest asks the Go module proxy); the answer is in
 // [BuildKit.Resolved] and [BuildKit.EffectiveVersion].
+//
+// # Ladders
+//
+// A buildkits entry may name a range of releases instead of one:
+//
+//	buildkits:
+//	  - ladder: {from: v0.19.0, to: latest}   # to: a release vX.Y.Z, or latest
+//
+// It stands for one BuildKit per minor release from from to to, both
+// included: the newest patch of each minor, pre-releases left out (see
+// Ladder). from and to must be releases vX.Y.Z (to may be latest), from not
+// after to, and the entry sets nothing else; each is a problem at its field
+// and line otherwise:
+//
+//	buildkits[3].ladder.to: v0.18.0 is before from v0.19.0: a ladder goes from the older release to the newer (line 30)
+//
+// The caller resolves ladders before expanding cells, with
+// Matrix.ResolveLadders and a Lister (provision.Versions asks the Go module
+// proxy; images.Source.Tags lists the registry's tags online). Each rung
+// becomes a BuildKit named after its version, v0.20.2, with the image
+// moby/buildkit:v0.20.2 and the module at that version, in the ladder's
+// place in the list; a version that the file lists as an entry of its own
+// (the pinned v0.19.0, the candidate) is that entry, not repeated. latest
+// takes no rung: a ladder to latest and a latest entry may build one
+// release under two names, so a profile takes one or the other.
+//
+// Profiles select a ladder's rungs with "@ladder", or by name or glob
+// ("v0.3*"); an omitted buildkits list selects the entries of the file and
+// no ladder. Until the ladder is resolved, a profile that uses it does not
+// expand: Expand returns ErrUnresolvedLadder, naming the ladder (a silent
+// placeholder cell could not be built, and a cell list without the ladder
+// would be short), and a name or glob that may be one of its rungs is not
+// reported as matching nothing. Profiles that do not use a ladder expand
+// without it.
 //
 // # Host engines as found
 //

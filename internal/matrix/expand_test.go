@@ -274,6 +274,9 @@ func TestKnownAsTheReportsJudgeIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := m.ResolveLadders(context.Background(), recorded(t, "goproxy.txt")); err != nil {
+		t.Fatal(err)
+	}
 	cells, err := m.Expand("nightly")
 	if err != nil {
 		t.Fatal(err)

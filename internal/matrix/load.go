@@ -203,6 +203,12 @@ func (m *Matrix) setDefaults() {
 		if b == nil {
 			continue
 		}
+		if b.IsLadder() { // its rungs get their defaults when resolved
+			if b.Name == "" {
+				b.Name = "ladder(" + b.Ladder.String() + ")"
+			}
+			continue
+		}
 		if b.Name == "" {
 			b.Name = b.Version
 		}

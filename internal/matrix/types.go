@@ -190,6 +190,9 @@ const Latest = "latest"
 //   - offline: how BuildKit is built offline: {module, version}. The module
 //     defaults to github.com/moby/buildkit and the version to the declared
 //     version, which it must equal.
+//   - ladder: {from, to} instead of all of the above: a range of releases,
+//     one BuildKit per minor release (see Ladder). The entry stands for the
+//     BuildKits [Matrix.ResolveLadders] puts in its place.
 //
 // # latest
 //
@@ -199,7 +202,9 @@ const Latest = "latest"
 // records the answer with [Matrix.ResolveLatest], which sets Resolved.
 // Cell names keep "buildkit=latest" whether or not it is resolved, so that
 // names, labels, known divergences and history stay stable from one night
-// to the next; reports show the resolved version next to the name.
+// to the next; reports show the resolved version next to the name. A
+// ladder never counts latest as one of its versions: a ladder up to latest
+// and a latest entry may build the same release, under two names.
 type BuildKit struct {
 	Name      string          `yaml:"name,omitempty" json:"name"`
 	Version   string          `yaml:"version" json:"version"`
@@ -208,10 +213,30 @@ type BuildKit struct {
 	Candidate bool            `yaml:"candidate,omitempty" json:"candidate,omitempty"`
 	Offline   *BuildKitRecipe `yaml:"offline,omitempty" json:"offline,omitempty"`
 
+	// Ladder makes the entry a ladder (see Ladder): until
+	// Matrix.ResolveLadders replaces it with its rungs, the entry is a
+	// placeholder named "ladder(<from>..<to>)" that no cell can be built
+	// with. Every other field is then empty.
+	Ladder *Ladder `yaml:"ladder,omitempty" json:"ladder,omitempty"`
+
 	// Resolved is the concrete version that "latest" stood for in this run,
 	// set by Matrix.ResolveLatest; empty until then, and for other versions.
 	Resolved string `yaml:"-" json:"resolved,omitempty"`
+
+	// Rung is the ladder this BuildKit is a rung of, set by
+	// Matrix.ResolveLadders: a BuildKit it added, or an entry of the file at
+	// one of its versions, which the ladder does not repeat. Nil otherwise.
+	Rung *Ladder `yaml:"-" json:"-"`
+	// added marks a BuildKit that a ladder added (not an entry of the file).
+	added bool
 }
+
+// IsLadder reports whether b is a ladder not resolved yet (see Ladder).
+func (b *BuildKit) IsLadder() bool { return b.Ladder != nil }
+
+// AddedByLadder reports whether b is a rung that Matrix.ResolveLadders
+// added, rather than an entry of the file.
+func (b *BuildKit) AddedByLadder() bool { return b.added }
 
 // BuildKitRecipe is how BuildKit is built offline: from a Go module at a
 // version, fetched through the Go module proxy.
@@ -224,7 +249,8 @@ type BuildKitRecipe struct {
 func (b *BuildKit) IsLatest() bool { return b.Version == Latest }
 
 // EffectiveVersion is the concrete version b builds with: Resolved for a
-// resolved latest, "latest" for an unresolved one, else Version.
+// resolved latest, "latest" for an unresolved one, else Version ("" for a
+// ladder not resolved yet).
 func (b *BuildKit) EffectiveVersion() string {
 	if b.IsLatest() && b.Resolved != "" {
 		return b.Resolved
@@ -368,8 +394,12 @@ func (e *Exporter) Attrs() map[string]string {
 // Each axis list (engines, buildkits, fixtures, exporters) holds names,
 // path.Match globs over names ("docker-*"; "*" is everything) and role
 // selectors: "@host", "@found" (host engines taken as found, see Engine)
-// and "@container" for engines, "@pinned" and
-// "@candidate" for BuildKits. An omitted or empty list selects everything.
+// and "@container" for engines, "@pinned", "@candidate" and "@ladder"
+// (every rung of every ladder, see Ladder) for BuildKits. An omitted or
+// empty list selects everything, except for BuildKits: there it selects
+// the entries of the file and no ladder, whose rungs a profile selects
+// with "@ladder" (or by name: a name or glob that selects nothing is
+// accepted while a ladder that could have such a rung is not resolved).
 // A name or glob that selects nothing is an error (a typo must not shrink a
 // profile silently); "@candidate" may select nothing, since a candidate is
 // optional. platforms lists platforms in "os/arch" form; each fixture is
@@ -400,6 +430,7 @@ const (
 	SelectContainer = "@container"
 	SelectPinned    = "@pinned"
 	SelectCandidate = "@candidate"
+	SelectLadder    = "@ladder"
 )
 
 // DateLayout is the layout of KnownDivergence.Expires.
@@ -411,7 +442,10 @@ const DateLayout = "2006-01-02"
 // link.
 //
 // Fields (all required):
-//   - cells: a cell pattern, e.g. "engine=podman-4.3.1/exporter=oci".
+//   - cells: a cell pattern, e.g. "engine=podman-4.3.1/exporter=oci"; its
+//     buildkit may be a version range, "buildkit>=v0.31.0/exporter=docker",
+//     which matches by the BuildKit's concrete version (see cell.Pattern)
+//     and must hold a version of the matrix (see the package doc, Cells).
 //   - reason: why the cells differ.
 //   - link: the upstream issue or pull request (an http or https URL).
 //   - expires: "YYYY-MM-DD". From the day after, loading fails, so that

@@ -222,6 +222,10 @@ func (m *Matrix) validateBuildKits(p *problems) {
 			p.add(f, "empty entry")
 			continue
 		}
+		if b.IsLadder() {
+			checkLadder(p, f, b)
+			continue
+		}
 		versionOK := false
 		switch {
 		case b.Version == "":
@@ -539,10 +543,15 @@ func (m *Matrix) validateProfiles(p *problems) {
 			p.add(f+".procs", "%d: must be 0 or more", pr.Procs)
 		}
 		cells, errs := m.expand(pr)
+		ladder := false // a name may be a rung of a ladder not resolved yet
 		for _, e := range errs {
+			if e.ladder {
+				ladder = true
+				continue
+			}
 			p.add(fmt.Sprintf("%s.%s[%d]", f, e.list, e.index), "%s", e.msg)
 		}
-		if len(errs) == 0 && len(cells) == 0 && !m.anyIncomplete() {
+		if len(errs) == 0 && len(cells) == 0 && !m.anyIncomplete() && !ladder {
 			p.add(f, "%v", ErrEmptyExpansion)
 		}
 	}
