@@ -21,6 +21,9 @@ func newValidateCmd() *cobra.Command {
 		Long: `Validate loads the matrix file (default: ` + matrix.DefaultFile + ` in the current folder) as every
 other command does: strict decoding, defaults, absolute paths, then every check, including the
 fixtures' folders and golden.yaml files, the BuildKit pins and the known divergences' expiry dates.
+It asks no network: a BuildKit ladder is checked by its bounds (versions, from not after to), and a
+BuildKit version range (buildkit>=v0.31.0) must overlap a version the file declares, a ladder's
+bounds, or, for latest, the newest declared version and after.
 
 It prints a summary and exits 0 when the file is sound. Otherwise it lists every problem, one a line
 with its field path and line (engines[2].version: ... (line 12)), and exits 2. A file that is not
@@ -41,10 +44,14 @@ every command (keys: ` + strings.Join(matrix.LimitKeys, ", ") + `). Ctrl-C stops
 				file, len(m.Engines), len(m.BuildKits), len(m.Fixtures), len(m.Exporters), len(m.KnownDivergences))
 			for _, name := range m.ProfileNames() {
 				cells, err := m.Expand(name)
-				if err != nil { // validation expands every profile; this cannot fail
+				switch {
+				case errors.Is(err, matrix.ErrUnresolvedLadder):
+					fmt.Fprintf(out, "  profile %s: runs a BuildKit ladder, resolved when it runs (repro-matrix cells --profile %s lists its cells)\n", name, name)
+				case err != nil: // validation expands every profile; this cannot fail
 					return withCode(exitUsage, err)
+				default:
+					fmt.Fprintf(out, "  profile %s: %d cells\n", name, len(cells))
 				}
-				fmt.Fprintf(out, "  profile %s: %d cells\n", name, len(cells))
 			}
 			return nil
 		},
