@@ -21,7 +21,7 @@ GINKGO  := $(GO) tool ginkgo
 HB      := bash hack/heartbeat.sh
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: all setup build matrix goldens test unit e2e suite-e2e fuzz lint bench clean fresh
+.PHONY: all setup build matrix goldens test unit e2e suite-e2e fuzz lint bench bench-matrix clean fresh
 
 all: build
 
@@ -68,6 +68,12 @@ suite-e2e:
 
 bench:
 	bash bench/analyze.sh
+
+# The matrix against its floor: the smoke and bench profiles as `make matrix`
+# runs them, then a plain buildctl build of each distinct build on a warm
+# BuildKit; prints wall time, sum of cell times, floor and their ratio.
+bench-matrix: setup
+	$(GO) run ./bench/matrix -matrix $(MATRIX) -procs $(PROCS)
 
 # The two commands rehearsed on a fresh machine: a bare Debian bookworm
 # container with Go, git, make, gcc and the docker client, nothing cached

@@ -235,7 +235,7 @@ func (r *Cells) builder(ctx context.Context, c matrix.Cell, e engine.Engine, res
 	name := "repro-matrix-run-" + r.Shared.RunID + "-" + shortHash(key)
 	b := &builder{Builder: build.Builder{Name: name, Runtime: engine.Kind(c.Engine.Kind), BuildKitImage: bk.Ref,
 		HostNetwork: true, Labels: []string{engine.RunLabel + "=" + r.Shared.RunID},
-		Mounts: []string{r.Shared.WorkDir, r.Shared.MatrixDir}}}
+		Mounts: r.mounts(c)}}
 	b.engine = engine.WithEnv(e, "BUILDX_CONFIG="+filepath.Join(r.Shared.WorkDir, "builders", shortHash(key)))
 	if b.Runtime == engine.Docker {
 		b.Labels = nil // buildx builders carry none; Sweep finds them by name
@@ -248,6 +248,28 @@ func (r *Cells) builder(ctx context.Context, c matrix.Cell, e engine.Engine, res
 	}
 	res.Timings["builder"] = time.Since(t)
 	return b, b.err
+}
+
+// mounts are the folders a pair's builder reads and writes: the run's
+// folder and the fixtures of the pair's cells, with their Dockerfiles.
+func (r *Cells) mounts(c matrix.Cell) []string {
+	dirs := []string{r.Shared.WorkDir}
+	add := func(c matrix.Cell) {
+		dirs = append(dirs, c.Fixture.Dir)
+		if c.Fixture.Dockerfile != "" {
+			dirs = append(dirs, filepath.Dir(c.Fixture.Dockerfile))
+		}
+	}
+	add(c)
+	for _, cells := range r.selected {
+		for _, o := range cells {
+			if Pair(o) == Pair(c) {
+				add(o)
+			}
+		}
+	}
+	slices.Sort(dirs)
+	return slices.Compact(dirs)
 }
 
 // Release removes the builder of a pair (Pair) once its cells are done.

@@ -284,3 +284,16 @@ func TestSharedBuildFailureFailsEveryCell(t *testing.T) {
 		t.Errorf("a failed shared build ran %d times", len(builds))
 	}
 }
+
+func TestBuilderSeesTheRunAndThePairsFixtures(t *testing.T) {
+	r, c := fakeRun(t, "ok")
+	other := c
+	other.Fixture = &matrix.Fixture{Name: "elsewhere", Dir: t.TempDir(), Dockerfile: "/df/Dockerfile"}
+	r.selected[batchKey(other)] = []matrix.Cell{other}
+	got := r.mounts(c)
+	for _, want := range []string{r.Shared.WorkDir, c.Fixture.Dir, other.Fixture.Dir, "/df"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("builder mounts %v lack %s", got, want)
+		}
+	}
+}

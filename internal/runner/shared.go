@@ -43,9 +43,6 @@ type Shared struct {
 	Engines map[string]engine.Handle `json:"engines"`
 	// WorkDir holds the cells' folders and tarballs for the run.
 	WorkDir string `json:"workDir"`
-	// MatrixDir is matrix.yaml's folder, which holds the fixtures: engines
-	// and builders see it and WorkDir at their own paths.
-	MatrixDir string `json:"matrixDir"`
 	// Timings of the set-up, for the report: provisioning, loading, starting.
 	Timings map[string]time.Duration `json:"timings"`
 	// Online is whether pinned images were pulled (images.Source.Online).
@@ -115,7 +112,7 @@ func (p *Prepared) Close(ctx context.Context) error {
 // started, for the caller to Close.
 func Prepare(ctx context.Context, m *matrix.Matrix, cells []matrix.Cell, src *images.Source, workDir string, log io.Writer) (*Prepared, error) {
 	sh := &Shared{RunID: NewRunID(), BaseImages: map[string]string{}, BuildKits: map[string]BuildKitImage{},
-		Engines: map[string]engine.Handle{}, WorkDir: workDir, MatrixDir: m.Dir, Timings: map[string]time.Duration{},
+		Engines: map[string]engine.Handle{}, WorkDir: workDir, Timings: map[string]time.Duration{},
 		baseTarballs: map[string]string{}, Online: src.Online, EngineOrigins: map[string]images.Origin{}, BaseOrigins: map[string]images.Origin{}}
 	if id := os.Getenv(RunIDEnv); id != "" {
 		sh.RunID = id
