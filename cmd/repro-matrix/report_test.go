@@ -101,7 +101,8 @@ func TestReportMergeRecordedSmokeRun(t *testing.T) {
 
 // passingShards writes two shards of a run of the project's matrix: the
 // pinned BuildKit agrees under host Docker and Podman; BuildKit latest's
-// docker exporter differs, which matrix.yaml lists as a known divergence.
+// docker exporter differs, which matrix.yaml lists as a known divergence
+// (by the version latest resolved to, v0.34.2).
 // The shards recorded no known divergence.
 func passingShards(t *testing.T) [2]string {
 	t.Helper()
@@ -113,11 +114,12 @@ func passingShards(t *testing.T) [2]string {
 		run := report.Run{ID: "20260601-020000-0a1b2c", Profile: "nightly", Started: start, Finished: start.Add(time.Minute)}
 		for _, bk := range []string{"v0.19.0", "latest"} {
 			a := cell.Coords{Fixture: fx, Platform: pl, Engine: engine, BuildKit: bk, Exporter: ex}
-			d := dA
+			d, version := dA, bk
 			if bk == "latest" {
-				d = dB
+				d, version = dB, "v0.34.2" // the release latest resolved to, as cells record it
 			}
-			run.Results = append(run.Results, report.CellResult{Name: a.Name(), Axes: a, Group: a.Group(), Digest: d, Golden: dA})
+			run.Results = append(run.Results, report.CellResult{Name: a.Name(), Axes: a, Group: a.Group(), Digest: d, Golden: dA,
+				Env: map[string]string{"buildkit_version": version}})
 		}
 		paths[i] = filepath.Join(t.TempDir(), engine+".json")
 		if err := report.WriteJSON(paths[i], run); err != nil {
