@@ -1,9 +1,11 @@
-// Command matrix is `make bench-matrix`: it runs profiles of the matrix
-// with the Ginkgo suite, as `make matrix` does, then times a plain build of
-// each distinct build of the last profile on a warm BuildKit (the floor: the
-// host Podman's builder driven with buildctl, the same BuildKit, the same
-// outputs), and prints side by side per profile and engine: the run's wall
-// time, the cell phase, the sum of cell times, the floor and their ratio.
+// Command matrix is `make bench-matrix`. For each profile it times a plain
+// build of each distinct build on a warm BuildKit (the floor: the host
+// Podman's builder driven with buildctl, the same BuildKit and outputs),
+// then runs the profile with the Ginkgo suite as `make matrix` does, with
+// one process (each cell has the machine, as the floor had) and with
+// -procs processes (a run's wall time). It prints side by side per profile,
+// process count and engine: the run's wall time, the cell phase, the sum of
+// cell times, the floor of those cells and their ratio.
 //
 //	go run ./bench/matrix [-profiles smoke,bench] [-procs N] [-reps 3]
 package main
@@ -35,7 +37,7 @@ import (
 
 func main() {
 	matrixFile := flag.String("matrix", "matrix.yaml", "matrix file")
-	profiles := flag.String("profiles", "smoke,bench", "profiles to run, comma-separated; the floor is measured on the last one's distinct builds")
+	profiles := flag.String("profiles", "smoke,bench", "profiles to run, comma-separated")
 	procs := flag.Int("procs", 2, "Ginkgo processes")
 	reps := flag.Int("reps", 3, "floor builds per distinct build (the median counts)")
 	flag.Parse()
@@ -50,8 +52,10 @@ func main() {
 // profileRun is one profile's run: its wall time and its cells' results.
 type profileRun struct {
 	name    string
+	procs   int
 	wall    time.Duration
 	results []report.CellResult
+	floors  map[string]*floor
 }
 
 func run(ctx context.Context, matrixFile string, profiles []string, procs, reps int) error {
@@ -64,27 +68,36 @@ func run(ctx context.Context, matrixFile string, profiles []string, procs, reps 
 		return err
 	}
 	defer os.RemoveAll(work)
+	// One process gives each cell the machine, as the floor has it; procs
+	// processes give the wall time of a run.
+	counts := []int{1}
+	if procs > 1 {
+		counts = append(counts, procs)
+	}
 	var runs []profileRun
 	for _, p := range profiles {
-		r, err := runProfile(ctx, abs, p, procs, work)
+		floors, err := measureFloors(ctx, abs, p, reps, work)
 		if err != nil {
 			return err
 		}
-		runs = append(runs, r)
+		printFloors(os.Stdout, p, floors)
+		for _, n := range counts {
+			r, err := runProfile(ctx, abs, p, n, work)
+			if err != nil {
+				return err
+			}
+			r.floors = floors
+			runs = append(runs, r)
+		}
 	}
-	floors, err := measureFloors(ctx, abs, profiles[len(profiles)-1], reps, work)
-	if err != nil {
-		return err
-	}
-	printFloors(os.Stdout, floors)
-	printRuns(os.Stdout, runs, floors, procs)
+	printRuns(os.Stdout, runs)
 	return nil
 }
 
 // runProfile runs the suite on a profile and reads its results.
 func runProfile(ctx context.Context, matrixFile, profile string, procs int, work string) (profileRun, error) {
-	reports := filepath.Join(work, profile)
-	logPath := filepath.Join(work, profile+".log")
+	reports := filepath.Join(work, fmt.Sprintf("%s-%d", profile, procs))
+	logPath := reports + ".log"
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return profileRun{}, err
@@ -109,7 +122,7 @@ func runProfile(ctx context.Context, matrixFile, profile string, procs int, work
 		return profileRun{}, err
 	}
 	fmt.Fprintf(os.Stderr, "bench-matrix: profile %s: %d cells in %s\n", profile, len(res.Results), wall.Round(100*time.Millisecond))
-	return profileRun{name: profile, wall: wall, results: res.Results}, nil
+	return profileRun{name: profile, procs: procs, wall: wall, results: res.Results}, nil
 }
 
 // floor is the median time of one distinct build on a warm daemon.
@@ -147,7 +160,7 @@ func measureFloors(ctx context.Context, matrixFile, profile string, reps int, wo
 		return nil, fmt.Errorf("profile %s has no cell under the host's Podman, where the floor is measured", profile)
 	}
 	src := &images.Source{Cache: provision.DefaultCache(), Log: io.Discard}
-	p, err := runner.Prepare(ctx, m, cells, src, filepath.Join(work, "floor"), io.Discard)
+	p, err := runner.Prepare(ctx, m, cells, src, filepath.Join(work, "floor-"+profile), io.Discard)
 	defer p.Close(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, err
@@ -156,7 +169,8 @@ func measureFloors(ctx context.Context, matrixFile, profile string, reps int, wo
 	defer r.Close(context.WithoutCancel(ctx))
 	floors := map[string]*floor{}
 	for _, c := range cells {
-		key := distinct(c.Fixture.Name, c.Platform, c.BuildKit.Name)
+		a := c.Coords()
+		key := distinct(a.Fixture, a.Platform, a.BuildKit)
 		if floors[key] != nil {
 			continue
 		}
@@ -180,9 +194,9 @@ func measureFloors(ctx context.Context, matrixFile, profile string, reps int, wo
 	return floors, nil
 }
 
-func printFloors(w io.Writer, floors map[string]*floor) {
+func printFloors(w io.Writer, profile string, floors map[string]*floor) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "distinct build (warm buildctl on host Podman)\toutputs\tfloor (median)\truns")
+	fmt.Fprintf(tw, "profile %s: distinct build (warm buildctl, host Podman)\toutputs\tfloor (median)\truns\n", profile)
 	for _, k := range slices.Sorted(maps.Keys(floors)) {
 		f := floors[k]
 		var ts []string
@@ -195,11 +209,11 @@ func printFloors(w io.Writer, floors map[string]*floor) {
 	fmt.Fprintln(w)
 }
 
-// printRuns prints per profile and engine: wall time, cell phase, sum of
-// cell times, the floor of those cells and the ratio of the two.
-func printRuns(w io.Writer, runs []profileRun, floors map[string]*floor, procs int) {
+// printRuns prints per profile, process count and engine: wall time, cell
+// phase, sum of cell times, the floor of those cells and their ratio.
+func printRuns(w io.Writer, runs []profileRun) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "profile\tengine\tcells\trun wall\tcell phase\tsum of cells\tfloor\tcells / floor\n")
+	fmt.Fprintf(tw, "profile\tprocs\tengine\tcells\trun wall\tcell phase\tsum of cells\tfloor\tcells / floor\n")
 	for _, r := range runs {
 		byEngine := map[string][]report.CellResult{}
 		for _, c := range r.results {
@@ -208,7 +222,7 @@ func printRuns(w io.Writer, runs []profileRun, floors map[string]*floor, procs i
 		}
 		for _, e := range slices.Sorted(maps.Keys(byEngine)) {
 			cells := byEngine[e]
-			sum, fl, ok := sums(cells, floors)
+			sum, fl, ok := sums(cells, r.floors)
 			ratio, floorText := "—", "—"
 			if ok {
 				ratio, floorText = fmt.Sprintf("%.2f", float64(sum)/float64(fl)), secs(fl)
@@ -217,11 +231,12 @@ func printRuns(w io.Writer, runs []profileRun, floors map[string]*floor, procs i
 			if e == "all" {
 				wall, phase = secs(r.wall), secs(cellPhase(cells))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.name, e, len(cells), wall, phase, secs(sum), floorText, ratio)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.name, r.procs, e, len(cells), wall, phase, secs(sum), floorText, ratio)
 		}
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\n%d processes, %d cores; a cell's time is its share of its build, its analysis and, for the first cell of a builder, the builder's start.\n", procs, runtime.NumCPU())
+	fmt.Fprintf(w, "\n%d cores. A cell's time: its share of its build, its analysis and, for the first cell of a builder, the builder's start;\n"+
+		"the first build on a base also fills the builder's content store. The floor is measured alone: compare it with procs 1.\n", runtime.NumCPU())
 }
 
 // sums adds the cells' times and their floors (each cell its build's floor
