@@ -61,6 +61,18 @@ type CellResult struct {
 	// Tarball is the path of the tarball kept for diffs; may be empty.
 	Tarball string    `json:"tarball,omitempty"`
 	Started time.Time `json:"started,omitzero"`
+	// SelfCheck is the image digest "sha256:..." of the same cell built a
+	// second time on a fresh builder (an empty content store), as the runner
+	// does for one reference cell per group; empty when no self-check ran
+	// for this cell or its rebuild failed (SelfCheckError). A SelfCheck other
+	// than Digest makes the group GroupNotReproducible (see Evaluate).
+	SelfCheck string `json:"selfCheck,omitempty"`
+	// SelfCheckTarball is the path of the rebuild's tarball, kept for its
+	// diff against Tarball; may be empty.
+	SelfCheckTarball string `json:"selfCheckTarball,omitempty"`
+	// SelfCheckError is why the rebuild failed (SelfCheck is then empty);
+	// non-empty fails the group (GroupFailed), as a cell that did not build.
+	SelfCheckError string `json:"selfCheckError,omitempty"`
 }
 
 // pinState is what a result says of its BuildKit being the pinned one.
