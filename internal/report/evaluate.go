@@ -98,7 +98,12 @@ func checkCell(r CellResult, golden string) CellVerdict {
 // only compared with each other. Known divergences cover cells that miss
 // the reference, never a pinned cell; results that do not say which cells
 // are pinned are held to the golden digest only, and the message says so
-// where it matters. A failed or interrupted cell never agrees.
+// where it matters. A failed or interrupted cell never agrees. A built
+// cell whose self-check (CellResult.SelfCheck, its rebuild on a fresh
+// builder) gave another digest makes its group GroupNotReproducible, with
+// the pair of the two builds first in Pairs and no known divergence judged
+// in it; a self-check whose rebuild failed (SelfCheckError) makes it
+// GroupFailed (see groupState for the order of the states).
 func Evaluate(results []CellResult, known []cell.KnownDivergence, opts ...Option) Verdicts {
 	cfg := evalConfig{}
 	for _, o := range opts {
@@ -162,6 +167,7 @@ func evaluateGroup(key string, cells []CellResult, known []*knownEntry) GroupVer
 	golden, notes := groupGolden(cells)
 	g.Golden = golden
 	all := g.judgeCells(cells)
+	g.SelfChecks = selfChecks(cells, g.Cells)
 	pin := summarizePin(cells, g.Cells)
 	g.chooseReference(all, pin)
 	dev := g.compare(cells, g.referenceCell(cells), pin, known)
@@ -208,16 +214,35 @@ func (g *GroupVerdict) addKnown(cv *CellVerdict, k cell.KnownDivergence) {
 }
 
 // groupState is the verdict of a group whose cells are judged and
-// compared: a failed or interrupted cell fails it (never agreement); pinned
-// cells that disagree among themselves, or cells that differ in a group
-// without reference, make it disagree; then golden-mismatch (goldenMismatch),
-// disagree (an uncovered difference), known (covered ones only), agree.
+// compared: a failed or interrupted cell fails it (never agreement), and so
+// does a self-check whose rebuild failed; then a self-check that rebuilt
+// another digest makes it not-reproducible; pinned cells that disagree
+// among themselves, or cells that differ in a group without reference,
+// make it disagree; then golden-mismatch (goldenMismatch), disagree (an
+// uncovered difference), known (covered ones only), agree.
+//
+// Why not-reproducible comes after failed and interrupted, and before the
+// rest: disagree, golden-mismatch, known and agree are all verdicts on the
+// comparison of built digests, which a fixture that builds two digests on
+// one engine and BuildKit makes meaningless (what would differ between
+// engines may be its own randomness), so it overrides them all, known
+// divergences included. Failed and interrupted say instead that the group's
+// evidence is incomplete, a failure of its own that someone must fix
+// whatever the fixture does (a cell that did not build is a failure in this
+// project, never hidden behind another verdict); they keep their place, and
+// the message still says that the fixture is not deterministic
+// (selfCheckLines) and the pair of the two builds is still diffed. A
+// self-check whose rebuild failed is a build that did not build: it fails
+// the group as a failed cell does, rather than warn, since a run must not
+// pass when the proof it was asked for is missing.
 func groupState(g GroupVerdict, dev deviations, cells int) GroupState {
 	switch {
-	case len(g.Failed) > 0:
+	case len(g.Failed) > 0, len(g.failedSelfChecks()) > 0:
 		return GroupFailed
 	case len(g.Interrupted) > 0:
 		return GroupInterrupted
+	case g.unreproduced() != nil:
+		return GroupNotReproducible
 	case dev.pinSplit, g.ReferenceDigest == "":
 		return GroupDisagree
 	case goldenMismatch(g, dev):

@@ -17,8 +17,10 @@ type Proposal struct {
 	// Digest is the digest every cell of the group built; "" when Refused.
 	Digest string
 	// Refused says why the group proposes none: "cell NAME did not build"
-	// (the first by name that failed or was interrupted), "cells disagree",
-	// or "the run that made these results pinned X, not Y: ...".
+	// (the first by name that failed or was interrupted), "the self-check
+	// of cell NAME did not build", "not reproducible: ..." (a self-check
+	// rebuilt another digest), "cells disagree", or "the run that made
+	// these results pinned X, not Y: ...".
 	Refused string
 }
 
@@ -28,10 +30,12 @@ type Proposal struct {
 // one cell or more, the reference Evaluate holds the group to without a
 // golden digest (cases README, "verdicts/: the reference of a group is the
 // pin, never a vote"). Cells of other BuildKits never vote. A group refuses
-// when one of its pinned cells did not build, when they disagree, or when
-// the results say another BuildKit was pinned in the run that made them
-// (CellResult.Pinned; results that do not say are taken by name). nil when
-// no result is of buildkit.
+// when one of its pinned cells did not build, when a self-check of one
+// rebuilt another digest (GroupNotReproducible: a fixture that is not
+// deterministic has no digest to record) or did not build, when they
+// disagree, or when the results say another BuildKit was pinned in the run
+// that made them (CellResult.Pinned; results that do not say are taken by
+// name). nil when no result is of buildkit.
 func ProposeGoldens(results []CellResult, buildkit string) []Proposal {
 	var own []CellResult
 	for _, r := range results {
@@ -54,8 +58,12 @@ func ProposeGoldens(results []CellResult, buildkit string) []Proposal {
 			p.Refused = fmt.Sprintf("the run that made these results pinned %s, not %s: record with the matrix file it used", otherPin[g.Key], buildkit)
 		case g.State == GroupAgree || g.State == GroupAgreeSingle:
 			p.Digest = g.ReferenceDigest
-		case g.State == GroupFailed || g.State == GroupInterrupted:
+		case g.State == GroupNotReproducible:
+			p.Refused = "not reproducible: the fixture is not deterministic: " + rebuiltText(*g.unreproduced())
+		case (g.State == GroupFailed || g.State == GroupInterrupted) && firstUnbuilt(g) != "":
 			p.Refused = "cell " + firstUnbuilt(g) + " did not build"
+		case g.State == GroupFailed:
+			p.Refused = "the self-check of cell " + g.failedSelfChecks()[0].Cell + " did not build"
 		default:
 			p.Refused = "cells disagree"
 		}

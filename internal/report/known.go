@@ -23,7 +23,7 @@ type knownEntry struct {
 	// known divergence excuses the pin from its golden digest.
 	refused []string
 	// unjudged are built cells it matched in groups without a reference
-	// digest, where nothing tells which cell diverges.
+	// digest, or not reproducible, where nothing tells which cell diverges.
 	unjudged []string
 }
 
@@ -147,7 +147,8 @@ func knownStatus(e *knownEntry, now time.Time) KnownStatus {
 		}
 	case len(e.unjudged) > 0:
 		s.State = KnownNotExercised
-		s.Note = "its cells built only in groups with nothing to hold them to (no golden digest, no agreeing cell of the pinned BuildKit): cannot tell whether it still happens"
+		s.Note = "its cells built only in groups with nothing to hold them to (no golden digest, no agreeing cell of the pinned BuildKit, " +
+			"or a fixture that a self-check found not deterministic): cannot tell whether it still happens"
 	default:
 		s.State, s.Note = KnownNotExercised, "none of its cells built in this run: cannot tell whether it still happens"
 	}

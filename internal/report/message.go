@@ -28,7 +28,7 @@ func groupMessage(g GroupVerdict, cells []CellResult, dev deviations, known []*k
 	}
 	for i, c := range g.Cells {
 		switch {
-		case c.State.Built() && !c.Agrees && g.NoReference != "":
+		case c.State.Built() && !c.Agrees && !g.held():
 			line("built:     %s %s%s", c.Name, c.Digest, pinSuffix(cells[i], known))
 		case c.State.Built() && !c.Agrees:
 			line("differs:   %s %s%s%s", c.Name, c.Digest, knownSuffix(c), pinSuffix(cells[i], known))
@@ -37,6 +37,9 @@ func groupMessage(g GroupVerdict, cells []CellResult, dev deviations, known []*k
 		case c.State == CellInterrupted:
 			line("interrupted: %s", c.Name)
 		}
+	}
+	for _, l := range selfCheckLines(g) {
+		line("%s", l)
 	}
 	if g.pinChanged() && g.State != GroupGoldenMismatch {
 		line("pinned:    %s", pinChangeText(g, cells))
@@ -153,7 +156,12 @@ func headline(g GroupVerdict, dev deviations, n int) string {
 		return disagreeHeadline(g, dev, n)
 	case GroupGoldenMismatch:
 		return fmt.Sprintf("cells agree with each other on %s but not with the golden digest %s", dev.off.order[0], g.Golden)
+	case GroupNotReproducible:
+		return notDeterministic(*g.unreproduced())
 	case GroupFailed:
+		if len(g.Failed) == 0 {
+			return selfCheckFailedHeadline(g.failedSelfChecks()[0])
+		}
 		return fmt.Sprintf("%d of %d cells failed; a failed cell never counts as agreeing", len(g.Failed), n)
 	case GroupInterrupted:
 		return fmt.Sprintf("%d of %d cells were interrupted before they finished", len(g.Interrupted), n)

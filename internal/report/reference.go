@@ -117,12 +117,13 @@ type deviations struct {
 // compare holds every built cell to the reference digest. A cell that
 // misses it is covered by a known divergence unless it is of the pinned
 // BuildKit (cases README: a known divergence never excuses the pin); in a
-// group without reference nothing is covered and no divergence judged.
+// group without reference, or whose fixture a self-check proved not
+// deterministic (held), nothing is covered and no divergence judged.
 // Every cell whose digest differs from cells[ref] is paired with it for the
-// image diff.
+// image diff, after the cells whose rebuild differs with their rebuild.
 func (g *GroupVerdict) compare(cells []CellResult, ref int, pin pinSummary, known []*knownEntry) deviations {
 	dev := deviations{pinSplit: len(pin.digests.order) > 1}
-	held := g.NoReference == ""
+	held := g.held()
 	for i, r := range cells {
 		cv := &g.Cells[i]
 		if !cv.State.Built() {
@@ -154,9 +155,11 @@ func (g *GroupVerdict) compare(cells []CellResult, ref int, pin pinSummary, know
 	return dev
 }
 
-// addPairs pairs the cell cells[ref] with the golden digest when it misses
-// it, and every built cell whose digest differs from cells[ref]'s with it.
+// addPairs pairs every built cell whose self-check differs with its
+// rebuild, the cell cells[ref] with the golden digest when it misses it,
+// and every built cell whose digest differs from cells[ref]'s with it.
 func (g *GroupVerdict) addPairs(cells []CellResult, ref int) {
+	g.addRebuildPairs(cells)
 	if ref < 0 {
 		return
 	}
@@ -188,6 +191,8 @@ func goldenMismatch(g GroupVerdict, dev deviations) bool {
 
 // pinChanged tells whether the pinned BuildKit's cells of g agree on a
 // digest other than the golden one: pinning it changes the golden digest.
+// Never when a self-check proved the fixture not deterministic: the pin's
+// digest is then no digest to record.
 func (g GroupVerdict) pinChanged() bool {
-	return g.Golden != "" && g.PinnedDigest != "" && g.PinnedDigest != g.Golden
+	return g.Golden != "" && g.PinnedDigest != "" && g.PinnedDigest != g.Golden && g.unreproduced() == nil
 }

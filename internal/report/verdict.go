@@ -54,10 +54,17 @@ const (
 	GroupGoldenMismatch GroupState = "golden-mismatch"
 	// GroupInterrupted: a cell did not finish because the run stopped. Fails.
 	GroupInterrupted GroupState = "interrupted"
+	// GroupNotReproducible: a built cell, built a second time on a fresh
+	// builder (its self-check, CellResult.SelfCheck), gave another digest:
+	// the fixture is not deterministic, so its engines were not compared.
+	// Fails; no known divergence excuses it. It takes precedence over
+	// disagree, golden-mismatch, known and agree, not over failed and
+	// interrupted (see groupState).
+	GroupNotReproducible GroupState = "not-reproducible"
 )
 
 var groupStates = []GroupState{GroupAgree, GroupAgreeSingle, GroupKnown, GroupEmpty, GroupDisagree,
-	GroupGoldenMismatch, GroupFailed, GroupInterrupted}
+	GroupGoldenMismatch, GroupNotReproducible, GroupFailed, GroupInterrupted}
 
 // Fails reports whether a group in state s fails the run.
 func (s GroupState) Fails() bool {
@@ -111,15 +118,20 @@ type CellVerdict struct {
 }
 
 // Pair is the comparison of a cell with what it should equal: the group's
-// reference cell, or "golden" (Against) when the whole group misses the
-// golden digest. The image diff fills Diff, DiffSummary and Hints.
+// reference cell, "golden" (Against) when the whole group misses the
+// golden digest, or the cell's own rebuild on a fresh builder when its
+// self-check gave another digest (SelfCheck; Against is then the cell's
+// name + RebuiltSuffix). The image diff fills Diff, DiffSummary and Hints.
 type Pair struct {
 	Cell           string `json:"cell"`
 	Digest         string `json:"digest"`
 	Tarball        string `json:"tarball,omitempty"`
-	Against        string `json:"against"` // reference cell name, or "golden"
+	Against        string `json:"against"` // reference cell name, "golden", or the cell's rebuild
 	AgainstDigest  string `json:"against_digest"`
 	AgainstTarball string `json:"against_tarball,omitempty"`
+	// SelfCheck is true when Against is Cell itself, rebuilt on a fresh
+	// builder (CellResult.SelfCheck and SelfCheckTarball).
+	SelfCheck bool `json:"self_check,omitempty"`
 	// Known is true when a known divergence covers this difference.
 	Known bool `json:"known,omitempty"`
 	// Diff is the structured image diff (JSON), attached later.
@@ -177,10 +189,31 @@ type GroupVerdict struct {
 	Pairs       []Pair   `json:"pairs,omitempty"`
 	// Known are the known divergences that cover a difference in this group.
 	Known []cell.KnownDivergence `json:"known,omitempty"`
+	// SelfChecks are the built cells of the group that were built a second
+	// time on a fresh builder, sorted by name, with what the rebuild gave.
+	SelfChecks []SelfCheck `json:"self_checks,omitempty"`
 	// Message explains the verdict; for a failing group it is the failure
 	// text (cells that differ with their digests, the reference cell).
 	Message string `json:"message"`
 }
+
+// SelfCheck is what the rebuild of a built cell on a fresh builder (an
+// empty content store) gave: the same digest, another one (the fixture is
+// not deterministic), or an error.
+type SelfCheck struct {
+	Cell   string `json:"cell"`
+	Digest string `json:"digest"` // what the cell built
+	// Rebuilt is the rebuild's digest; "" when it failed.
+	Rebuilt string `json:"rebuilt,omitempty"`
+	// Error is why the rebuild failed; "" when it built.
+	Error string `json:"error,omitempty"`
+}
+
+// Identical reports whether the rebuild built the cell's digest.
+func (s SelfCheck) Identical() bool { return s.Error == "" && s.Rebuilt == s.Digest }
+
+// Differs reports whether the rebuild built another digest than the cell.
+func (s SelfCheck) Differs() bool { return s.Error == "" && s.Rebuilt != s.Digest }
 
 // Name is the test-case name: "group: fixture=x/platform=y/exporter=z".
 func (g GroupVerdict) Name() string {
