@@ -117,6 +117,7 @@ func writeTitle(b *md, run Run, results []CellResult) {
 	writeOrigins(b, results)
 	c := run.Verdicts.Counts
 	b.l("**Groups (%d):** %s  ", c.Groups, countLine(c.Group, groupStates, groupLabel))
+	writeSelfCheckLine(b, run.Verdicts)
 	b.l("**Cells (%d):** %s", c.Cells, countLine(c.Cell, cellStates, cellStateLabel))
 	b.l("")
 	if run.Interrupted {
@@ -258,6 +259,7 @@ func writeGroupDetails(b *md, g GroupVerdict, results []CellResult, compact bool
 			writeFailure(b, r)
 		}
 	}
+	writeSelfCheckFailures(b, g)
 }
 
 func writePair(b *md, p Pair, results []CellResult) {
@@ -265,7 +267,10 @@ func writePair(b *md, p Pair, results []CellResult) {
 		return
 	}
 	against := AgainstGolden + " " + shortPlain(p.AgainstDigest)
-	if p.Against != AgainstGolden {
+	switch {
+	case p.SelfCheck:
+		against = cellLabel(p.Cell, results) + RebuiltSuffix + " " + shortPlain(p.AgainstDigest)
+	case p.Against != AgainstGolden:
 		against = cellLabel(p.Against, results) + " " + shortPlain(p.AgainstDigest)
 	}
 	summary := p.DiffSummary

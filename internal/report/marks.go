@@ -15,6 +15,8 @@ func groupLabel(s GroupState) string {
 		return "one cell only"
 	case GroupGoldenMismatch:
 		return "golden mismatch"
+	case GroupNotReproducible:
+		return "not reproducible"
 	}
 	return string(s)
 }
@@ -85,8 +87,9 @@ func cellMark(c CellVerdict) string {
 	return "❌ " + short(c.Digest)
 }
 
-// groupNotes are short Markdown notes on a group: what is odd, which cells
-// differ, failed or were interrupted, and the known divergences' links.
+// groupNotes are short Markdown notes on a group: what is odd, what its
+// self-checks rebuilt, which cells differ, failed or were interrupted, and
+// the known divergences' links.
 func groupNotes(g GroupVerdict, results []CellResult) []string {
 	var notes []string
 	switch g.State {
@@ -100,6 +103,9 @@ func groupNotes(g GroupVerdict, results []CellResult) []string {
 		} else {
 			notes = append(notes, "cells agree on "+short(agreedDigest(g))+", golden is "+short(g.Golden))
 		}
+	}
+	if n := selfCheckNote(g, results); n != "" {
+		notes = append(notes, n)
 	}
 	switch {
 	case g.NoReference != "" && g.State != GroupEmpty:
