@@ -37,6 +37,8 @@ type Cells struct {
 	builders map[string]*builder // by Pair
 	batches  map[string]*batch   // by batchKey
 	selected map[string][]matrix.Cell
+	// selfChecks are the cells rebuilt on a fresh builder (SelfCheckCells).
+	selfChecks map[string]bool
 }
 
 // NewCells returns a cell runner for a prepared run; selected are the cells
@@ -44,7 +46,8 @@ type Cells struct {
 // exports.
 func NewCells(sh *Shared, selected []matrix.Cell) *Cells {
 	r := &Cells{Shared: sh, engines: map[string]engine.Engine{}, envs: map[string]map[string]string{},
-		builders: map[string]*builder{}, batches: map[string]*batch{}, selected: map[string][]matrix.Cell{}}
+		builders: map[string]*builder{}, batches: map[string]*batch{}, selected: map[string][]matrix.Cell{},
+		selfChecks: SelfCheckCells(selected)}
 	for _, c := range selected {
 		k := batchKey(c)
 		r.selected[k] = append(r.selected[k], c)
@@ -97,17 +100,21 @@ func (r *Cells) Run(ctx context.Context, c matrix.Cell, log io.Writer) report.Ce
 		res.Golden = string(g)
 	}
 	start := time.Now()
-	var buildWall time.Duration // spent here on a build shared with other cells
-	if err := r.run(ctx, c, &res, &buildWall, log); err != nil {
+	var shared walls
+	if err := r.run(ctx, c, &res, &shared, log); err != nil {
 		res.Error = err.Error()
 		res.Interrupted = ctx.Err() != nil
 	}
-	// A cell's total counts its share of a shared build, wherever it ran.
-	res.Timings["total"] = time.Since(start) - buildWall + res.Timings["build"]
+	// A cell's total counts its share of a shared build, wherever it ran,
+	// and not its self-check (timed apart).
+	res.Timings["total"] = time.Since(start) - shared.build - shared.selfCheck + res.Timings["build"]
 	return res
 }
 
-func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, buildWall *time.Duration, log io.Writer) error {
+// walls are the times a cell's Run spent on work it shares with others.
+type walls struct{ build, selfCheck time.Duration }
+
+func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, shared *walls, log io.Writer) error {
 	e, env, err := r.engine(ctx, c.Engine.Name)
 	if err != nil {
 		return err
@@ -128,7 +135,7 @@ func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, 
 		t := time.Now()
 		bt.err = r.buildBatch(ctx, b, bt, log)
 		bt.took, bt.done = time.Since(t), true
-		*buildWall = bt.took
+		shared.build = bt.took
 	}
 	n := len(bt.cells)
 	res.Timings["build"] = bt.took / time.Duration(n)
@@ -149,6 +156,9 @@ func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, 
 		return fmt.Errorf("analyze %s: no image manifest in index.json", filepath.Base(res.Tarball))
 	}
 	res.Digest = a.ImageDigest.String()
+	if r.selfChecks[c.Name()] {
+		shared.selfCheck = r.selfCheck(ctx, c, b, bt, res, log)
+	}
 	return nil
 }
 
@@ -158,6 +168,10 @@ type batch struct {
 	done  bool
 	took  time.Duration
 	err   error
+	// The rebuild of its self-checked cells on a fresh builder.
+	selfChecked bool
+	selfTook    time.Duration
+	selfErr     error
 }
 
 // batch returns the build that serves c: shared with the selected cells of

@@ -88,7 +88,10 @@ func fakeCLI(mode string, args []string) int {
 			}
 		}
 	}
-	layout, err := ocitest.BuildLayout(ocitest.Options{})
+	// A fixture that is not deterministic: its rebuild on a fresh builder
+	// (the self-check's, named *-self) writes another image.
+	rebuild := slices.ContainsFunc(args, func(a string) bool { return strings.HasSuffix(a, "-self") })
+	layout, err := ocitest.BuildLayout(ocitest.Options{Docker: mode == "nondeterministic" && rebuild})
 	if err != nil || len(dests) == 0 {
 		fmt.Fprintln(os.Stderr, "fake build:", err, dests)
 		return 2
@@ -218,25 +221,46 @@ func exporters(c matrix.Cell) []matrix.Cell {
 	return out
 }
 
+// runCells makes cells the run's selection.
+func runCells(r *Cells, cells []matrix.Cell) {
+	r.selected = map[string][]matrix.Cell{}
+	for _, c := range cells {
+		r.selected[batchKey(c)] = append(r.selected[batchKey(c)], c)
+	}
+	r.selfChecks = SelfCheckCells(cells)
+}
+
 func TestExportersShareOneSolveAndOneBuilder(t *testing.T) {
 	r, c := fakeRun(t, "ok")
 	cells := exporters(c)
-	r.selected = map[string][]matrix.Cell{batchKey(c): cells}
+	runCells(r, cells)
 	var results []report.CellResult
 	for _, c := range cells {
 		results = append(results, r.Run(context.Background(), c, io.Discard))
 	}
-	builds := commands(t, r, "buildx --builder")
+	name := "repro-matrix-run-" + r.Shared.RunID + "-" + shortHash(Pair(c))
+	builds := commands(t, r, "buildx --builder "+name+" build")
 	if len(builds) != 1 || strings.Count(builds[0], "--output") != 3 || !strings.Contains(builds[0], "oci-mediatypes=true") {
 		t.Fatalf("want one build with three outputs, got %q", builds)
 	}
-	if creates := commands(t, r, "buildx create"); len(creates) != 1 {
+	if creates := commands(t, r, "buildx create --name "+name+" "); len(creates) != 1 {
 		t.Errorf("want the pair's builder created once, got %q", creates)
+	}
+	// The self-check: one more build of the three outputs on a builder of
+	// its own, created and removed for it.
+	if self := commands(t, r, "buildx --builder "+name+"-self build"); len(self) != 1 || strings.Count(self[0], "--output") != 3 {
+		t.Errorf("want one self-check build with three outputs, got %q", self)
+	}
+	if rms := commands(t, r, "buildx rm --force "+name+"-self"); len(rms) != 1 {
+		t.Errorf("want the self-check's builder removed, got %q", rms)
 	}
 	tarballs := map[string]bool{}
 	for _, res := range results {
 		if res.Error != "" || res.Digest == "" || res.SharedBuild != 3 {
 			t.Errorf("%s: error %q, digest %q, shared build %d", res.Name, res.Error, res.Digest, res.SharedBuild)
+		}
+		if res.SelfCheck != res.Digest || res.SelfCheckTarball == res.Tarball || res.Timings["self-check"] <= 0 {
+			t.Errorf("%s: self-check %q (tarball %s, %s) of digest %s", res.Name, res.SelfCheck, res.SelfCheckTarball, res.Timings["self-check"], res.Digest)
 		}
 		if res.Timings["build"] != results[0].Timings["build"] || res.Timings["total"] < res.Timings["build"] {
 			t.Errorf("%s: build time %s not a third of the shared build (first cell %s), total %s", res.Name,
@@ -250,8 +274,8 @@ func TestExportersShareOneSolveAndOneBuilder(t *testing.T) {
 	if err := r.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if rms := commands(t, r, "buildx rm --force repro-matrix-run-"+r.Shared.RunID); len(rms) != 1 {
-		t.Errorf("want the builder removed once, got %q", rms)
+	if rms := commands(t, r, "buildx rm --force "+name); len(rms) != 2 {
+		t.Errorf("want the builder and the self-check's removed once each, got %q", rms)
 	}
 }
 
@@ -259,13 +283,14 @@ func TestOldBuildKitBuildsEachExporterAlone(t *testing.T) {
 	r, c := fakeRun(t, "ok")
 	r.Shared.BuildKits["v0.19.0"] = BuildKitImage{Ref: "moby/buildkit:v0.12.5", Version: "v0.12.5"}
 	cells := exporters(c)
-	r.selected = map[string][]matrix.Cell{batchKey(c): cells}
+	runCells(r, cells)
 	for _, c := range cells {
 		if res := r.Run(context.Background(), c, io.Discard); res.Error != "" || res.SharedBuild != 0 {
 			t.Errorf("%s: error %q, shared build %d", res.Name, res.Error, res.SharedBuild)
 		}
 	}
-	if builds := commands(t, r, "buildx --builder"); len(builds) != 3 {
+	name := "repro-matrix-run-" + r.Shared.RunID + "-" + shortHash(Pair(c))
+	if builds := commands(t, r, "buildx --builder "+name+" build"); len(builds) != 3 {
 		t.Errorf("BuildKit v0.12 cannot export one solve several times: want three builds, got %d", len(builds))
 	}
 }
@@ -273,7 +298,7 @@ func TestOldBuildKitBuildsEachExporterAlone(t *testing.T) {
 func TestSharedBuildFailureFailsEveryCell(t *testing.T) {
 	r, c := fakeRun(t, "fail")
 	cells := exporters(c)
-	r.selected = map[string][]matrix.Cell{batchKey(c): cells}
+	runCells(r, cells)
 	for _, c := range cells {
 		res := r.Run(context.Background(), c, io.Discard)
 		if res.Digest != "" || !strings.Contains(res.Error, "one solve for 3 exporters") || !strings.Contains(res.Error, "failed to solve") {
@@ -294,6 +319,42 @@ func TestBuilderSeesTheRunAndThePairsFixtures(t *testing.T) {
 	for _, want := range []string{r.Shared.WorkDir, c.Fixture.Dir, other.Fixture.Dir, "/df"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("builder mounts %v lack %s", got, want)
+		}
+	}
+}
+
+func TestSelfCheckSeesANonDeterministicFixture(t *testing.T) {
+	r, c := fakeRun(t, "nondeterministic")
+	res := r.Run(context.Background(), c, io.Discard)
+	if res.Error != "" || res.Digest == "" || res.SelfCheck == "" || res.SelfCheck == res.Digest || res.SelfCheckError != "" {
+		t.Errorf("digest %q, self-check %q (error %q)", res.Digest, res.SelfCheck, res.SelfCheckError)
+	}
+	if _, err := os.Stat(res.SelfCheckTarball); err != nil {
+		t.Errorf("the rebuild's tarball is not kept for the diff: %v", err)
+	}
+}
+
+func TestSelfCheckCellsOnePerGroupOnThePin(t *testing.T) {
+	_, c := fakeRun(t, "ok")
+	pinned := *c.BuildKit
+	pinned.Pinned = true
+	latest := &matrix.BuildKit{Name: "latest"}
+	inCtr := &matrix.Engine{Name: "docker-28.5.2", Kind: c.Engine.Kind, Where: matrix.Container}
+	var cells []matrix.Cell
+	for _, e := range []*matrix.Engine{inCtr, c.Engine} {
+		for _, bk := range []*matrix.BuildKit{latest, &pinned} {
+			x := c
+			x.Engine, x.BuildKit = e, bk
+			cells = append(cells, exporters(x)...)
+		}
+	}
+	got := SelfCheckCells(cells)
+	if len(got) != 3 {
+		t.Fatalf("want one cell per group (3 exporters), got %v", got)
+	}
+	for name := range got {
+		if !strings.Contains(name, "engine=docker-99.1.0/buildkit=v0.19.0/") {
+			t.Errorf("self-check %s: want the pinned BuildKit under the host engine", name)
 		}
 	}
 }
