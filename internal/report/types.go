@@ -73,6 +73,21 @@ type CellResult struct {
 	// SelfCheckError is why the rebuild failed (SelfCheck is then empty);
 	// non-empty fails the group (GroupFailed), as a cell that did not build.
 	SelfCheckError string `json:"selfCheckError,omitempty"`
+	// Variations are the cell rebuilt with one aspect of its build
+	// environment changed each (matrix.yaml's vary), in the order built;
+	// each must give Digest. Empty when none ran for this cell.
+	Variations []Variation `json:"variations,omitempty"`
+}
+
+// Variation is a cell rebuilt with one aspect of its build environment
+// changed, as reprotest varies a build: its name (matrix.Variation*), what
+// it changed, and the digest and tarball of the rebuild or why it failed.
+type Variation struct {
+	Name    string `json:"name"`
+	Changed string `json:"changed"` // e.g. "context files 0664, folders 0775 (a checkout under umask 002)"
+	Digest  string `json:"digest,omitempty"`
+	Tarball string `json:"tarball,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // pinState is what a result says of its BuildKit being the pinned one.
