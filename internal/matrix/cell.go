@@ -21,6 +21,12 @@ type Cell struct {
 	Engine   *Engine
 	BuildKit *BuildKit
 	Exporter *Exporter
+	// Vary are the variations the cell is checked under when it is the one
+	// its group rebuilds (Variations): the union of its profile's vary and
+	// its fixture's, each once, in the canonical order of Variations; nil
+	// when neither lists any. Matrix.Cell, which knows no profile, gives the
+	// fixture's. They change neither the cell's name nor its group.
+	Vary []string
 }
 
 // Coords are the cell's coordinates as its name spells them: the names of
@@ -225,6 +231,7 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 							continue // a found engine that is a declared one (ResolveFound) builds its cells once
 						}
 						named[c.Name()] = true
+						c.Vary = unionVary(p.Vary, f.Vary)
 						cells = append(cells, c)
 					}
 				}
@@ -392,7 +399,7 @@ func (m *Matrix) KnownDivergence(c Cell) *KnownDivergence {
 }
 
 // Cell finds the cell with the given name (as Cell.Name prints it) in the
-// whole matrix, whatever the profile.
+// whole matrix, whatever the profile; its Vary is its fixture's.
 func (m *Matrix) Cell(name string) (Cell, error) {
 	want, err := cell.ParseKey(name)
 	if err != nil {
@@ -413,6 +420,7 @@ func (m *Matrix) Cell(name string) (Cell, error) {
 						}
 						c := Cell{Fixture: f, Platform: pl, Engine: en, BuildKit: bk, Exporter: ex}
 						if c.Name() == want.Name() {
+							c.Vary = unionVary(f.Vary)
 							return c, nil
 						}
 					}

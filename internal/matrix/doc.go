@@ -38,6 +38,7 @@
 //	  - name: debian-run
 //	    datetime: "2025-01-01"
 //	    base: {suite: bookworm}      # passed as BASE_IMAGE; required when the Dockerfile has ARG BASE_IMAGE
+//	    vary: [setgid]               # variations, added to the profile's; see Variations
 //	exporters:
 //	  - {name: docker, type: docker}
 //	  - {name: oci, type: oci}
@@ -47,6 +48,7 @@
 //	    engines: [docker-20.10.24]
 //	    platforms: [linux/amd64]
 //	    exporters: [docker, oci]
+//	    vary: [mtime, umask, setgid, order, path, tz, locale]   # for every fixture it runs
 //	  nightly:
 //	    engines: ["@found", "@container"]   # @host: every host engine, found or declared
 //	  pr:
@@ -162,6 +164,31 @@
 // labels (engine:docker-20.10.24, kind:docker, ...), [Matrix.Cell] finds a
 // cell by name, [Matrix.KnownDivergence] the divergence that covers it and
 // [Matrix.Known] the divergences as the reports judge them.
+//
+// # Variations
+//
+// A fixture and a profile may list variations (vary): the build environment
+// changed in one aspect, as reprotest varies a build. The cell of each group
+// that the runner rebuilds (its self-check's) is rebuilt once per variation
+// on its builder, and each rebuild must give the digest of the unvaried
+// build; one that gives another makes the group "varies" in the report,
+// naming the variation, with the diff of the two images. The names, in
+// their canonical order ([Variations]):
+//
+//	mtime    the context's files and folders get the current time as mtime
+//	umask    the context as a checkout under umask 002 makes it (files 0664, executables and folders 0775) instead of 022
+//	setgid   the setgid bit on the context's folders (drwxr-sr-x, a checkout inside a setgid folder)
+//	order    the context's files created in reverse order (another directory entry order)
+//	path     the context at another absolute path
+//	tz       TZ of the building process (the engine's CLI) set to another zone (e.g. Pacific/Kiritimati, UTC+14)
+//	locale   LANG and LC_ALL of the building process set to another locale (e.g. tr_TR.UTF-8)
+//
+// A cell's variations ([Cell.Vary]) are its profile's and its fixture's
+// together, each once, in that canonical order whatever order the lists
+// give; they change neither cell names nor groups. An unknown name, or one
+// listed twice in one list, is a problem at its field and line:
+//
+//	fixtures[2].vary[0]: unknown variation "mtim" (known: mtime, umask, setgid, order, path, tz, locale) (line 41)
 //
 // # latest
 //

@@ -291,6 +291,9 @@ func (b *BuildKit) Rootless() bool {
 //     BASE_IMAGE, which buildArgs therefore cannot set.
 //   - goldens: the golden digests file, relative to dir (made absolute by
 //     Load); defaults to "golden.yaml". A missing file means no goldens yet.
+//   - vary: variations (Variations: mtime, umask, setgid, order, path, tz,
+//     locale) its cells are checked under, added to those of the profile
+//     that runs it (see Cell.Vary).
 type Fixture struct {
 	Name            string            `yaml:"name" json:"name"`
 	Description     string            `yaml:"description,omitempty" json:"description,omitempty"`
@@ -302,6 +305,7 @@ type Fixture struct {
 	Datetime        string            `yaml:"datetime,omitempty" json:"datetime,omitempty"`
 	GoldensFile     string            `yaml:"goldens,omitempty" json:"goldensFile"`
 	Base            *FixtureBase      `yaml:"base,omitempty" json:"base,omitempty"`
+	Vary            []string          `yaml:"vary,omitempty" json:"vary,omitempty"`
 
 	// Goldens holds golden.yaml: "<platform>/<exporter>" (cell.GoldenKey)
 	// -> digest. Use Golden to look one up and WriteGoldens to change the
@@ -411,6 +415,9 @@ func (e *Exporter) Attrs() map[string]string {
 // that expands to no cells is an error.
 //
 // procs is a hint for how many cells to run at once (0: the runner decides).
+//
+// vary lists variations (Variations) that apply to every fixture the
+// profile runs; a fixture's own vary adds to them (see Cell.Vary).
 type Profile struct {
 	Description string   `yaml:"description,omitempty" json:"description,omitempty"`
 	Engines     []string `yaml:"engines,omitempty" json:"engines,omitempty"`
@@ -421,6 +428,7 @@ type Profile struct {
 	Include     []string `yaml:"include,omitempty" json:"include,omitempty"`
 	Exclude     []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
 	Procs       int      `yaml:"procs,omitempty" json:"procs,omitempty"`
+	Vary        []string `yaml:"vary,omitempty" json:"vary,omitempty"`
 }
 
 // Role selectors in profile axis lists.

@@ -327,6 +327,7 @@ func (m *Matrix) validateFixtures(p *problems, readGoldens bool) {
 		platformsOK := checkFixturePlatforms(p, f, fx)
 		checkBuildArgs(p, f, fx)
 		checkFixtureEpoch(p, f, fx)
+		checkVary(p, f+".vary", fx.Vary)
 		if readGoldens && dirOK { // else the folder's problem says enough
 			m.loadGoldens(p, i, fx)
 		}
@@ -542,6 +543,7 @@ func (m *Matrix) validateProfiles(p *problems) {
 		if pr.Procs < 0 {
 			p.add(f+".procs", "%d: must be 0 or more", pr.Procs)
 		}
+		checkVary(p, f+".vary", pr.Vary)
 		cells, errs := m.expand(pr)
 		ladder := false // a name may be a rung of a ladder not resolved yet
 		for _, e := range errs {
