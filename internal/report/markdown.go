@@ -71,6 +71,7 @@ func renderMarkdown(run Run, compact bool) []byte {
 	for _, fx := range slices.SortedFunc(maps.Keys(byFixture), natural) {
 		writeFixture(&b, fx, byFixture[fx], results, cells, compact)
 	}
+	writeFirstBad(&b, run)
 	writeKnown(&b, run.Verdicts.Known)
 	writeEnvironment(&b, run, results)
 	writeSlowest(&b, results)
