@@ -103,7 +103,11 @@ func checkCell(r CellResult, golden string) CellVerdict {
 // builder) gave another digest makes its group GroupNotReproducible, with
 // the pair of the two builds first in Pairs and no known divergence judged
 // in it; a self-check whose rebuild failed (SelfCheckError) makes it
-// GroupFailed (see groupState for the order of the states).
+// GroupFailed. A built cell's variation (CellResult.Variations, its rebuild
+// with one aspect of its build environment changed) that gave another
+// digest makes its group GroupVaries, naming the variation, with the pair
+// of the two builds after the self-check's; one whose rebuild failed makes
+// it GroupFailed (see groupState for the order of the states).
 func Evaluate(results []CellResult, known []cell.KnownDivergence, opts ...Option) Verdicts {
 	cfg := evalConfig{}
 	for _, o := range opts {
@@ -168,6 +172,7 @@ func evaluateGroup(key string, cells []CellResult, known []*knownEntry) GroupVer
 	g.Golden = golden
 	all := g.judgeCells(cells)
 	g.SelfChecks = selfChecks(cells, g.Cells)
+	g.Variations = variationChecks(cells, g.Cells)
 	pin := summarizePin(cells, g.Cells)
 	g.chooseReference(all, pin)
 	dev := g.compare(cells, g.referenceCell(cells), pin, known)
@@ -235,14 +240,32 @@ func (g *GroupVerdict) addKnown(cv *CellVerdict, k cell.KnownDivergence) {
 // self-check whose rebuild failed is a build that did not build: it fails
 // the group as a failed cell does, rather than warn, since a run must not
 // pass when the proof it was asked for is missing.
+//
+// Why varies (a variation that rebuilt another digest) comes after
+// not-reproducible, and before the rest: a fixture that builds two digests
+// with nothing changed explains any digest a variation gives, so the
+// variation proves nothing there (the message still names it and its pair
+// is still diffed). Yet a variation that changes the digest of a
+// deterministic fixture is proven on one builder, one engine and one
+// BuildKit, whatever the other cells did: it says what to fix first, and
+// it may be what the cells that disagree differ by (an engine that runs
+// its builds under another umask or TZ). So it overrides disagree,
+// golden-mismatch, known and agree, and no known divergence excuses it
+// (those describe differences between cells, not between a cell and its
+// own rebuild); the cells that differ are still listed and diffed, and
+// known divergences still judged on them. A variation whose rebuild failed
+// is a build that did not build: it fails the group, as a failed
+// self-check does.
 func groupState(g GroupVerdict, dev deviations, cells int) GroupState {
 	switch {
-	case len(g.Failed) > 0, len(g.failedSelfChecks()) > 0:
+	case len(g.Failed) > 0, len(g.failedSelfChecks()) > 0, len(g.failedVariations()) > 0:
 		return GroupFailed
 	case len(g.Interrupted) > 0:
 		return GroupInterrupted
 	case g.unreproduced() != nil:
 		return GroupNotReproducible
+	case len(g.variedDigests()) > 0:
+		return GroupVaries
 	case dev.pinSplit, g.ReferenceDigest == "":
 		return GroupDisagree
 	case goldenMismatch(g, dev):

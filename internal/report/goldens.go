@@ -18,9 +18,11 @@ type Proposal struct {
 	Digest string
 	// Refused says why the group proposes none: "cell NAME did not build"
 	// (the first by name that failed or was interrupted), "the self-check
-	// of cell NAME did not build", "not reproducible: ..." (a self-check
-	// rebuilt another digest), "cells disagree", or "the run that made
-	// these results pinned X, not Y: ...".
+	// of cell NAME did not build", "the variation V of cell NAME did not
+	// build", "not reproducible: ..." (a self-check rebuilt another
+	// digest), "the image depends on the build environment: varying V ..."
+	// (a variation rebuilt another digest), "cells disagree", or "the run
+	// that made these results pinned X, not Y: ...".
 	Refused string
 }
 
@@ -32,7 +34,9 @@ type Proposal struct {
 // pin, never a vote"). Cells of other BuildKits never vote. A group refuses
 // when one of its pinned cells did not build, when a self-check of one
 // rebuilt another digest (GroupNotReproducible: a fixture that is not
-// deterministic has no digest to record) or did not build, when they
+// deterministic has no digest to record) or did not build, when a
+// variation of one rebuilt another digest (GroupVaries: the digest depends
+// on the machine that built it) or did not build, when they
 // disagree, or when the results say another BuildKit was pinned in the run
 // that made them (CellResult.Pinned; results that do not say are taken by
 // name). nil when no result is of buildkit.
@@ -60,10 +64,15 @@ func ProposeGoldens(results []CellResult, buildkit string) []Proposal {
 			p.Digest = g.ReferenceDigest
 		case g.State == GroupNotReproducible:
 			p.Refused = "not reproducible: the fixture is not deterministic: " + rebuiltText(*g.unreproduced())
+		case g.State == GroupVaries:
+			p.Refused = dependsText(g.variedDigests()[0]) + " (cell " + g.variedDigests()[0].Cell + ")"
 		case (g.State == GroupFailed || g.State == GroupInterrupted) && firstUnbuilt(g) != "":
 			p.Refused = "cell " + firstUnbuilt(g) + " did not build"
-		case g.State == GroupFailed:
+		case g.State == GroupFailed && len(g.failedSelfChecks()) > 0:
 			p.Refused = "the self-check of cell " + g.failedSelfChecks()[0].Cell + " did not build"
+		case g.State == GroupFailed:
+			v := g.failedVariations()[0]
+			p.Refused = "the variation " + v.Name + " of cell " + v.Cell + " did not build"
 		default:
 			p.Refused = "cells disagree"
 		}

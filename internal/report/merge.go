@@ -58,8 +58,8 @@ func Merge(runs ...Run) (Run, error) {
 // again as if it had run at once:
 //
 //   - Results are concatenated and sorted by name, each whole (its
-//     self-check included: a group not reproducible in its shard is so in
-//     the merged run). A cell name seen twice is an error
+//     self-check and variations included: a group not reproducible, or
+//     that varies, in its shard is so in the merged run). A cell name seen twice is an error
 //     (ErrDuplicateCell) naming the duplicates (up to ten, then how many
 //     more) and their shards.
 //   - Shards of one run share its ID and profile: a different non-empty ID
@@ -72,8 +72,8 @@ func Merge(runs ...Run) (Run, error) {
 //   - Every group a shard reported stays, even without results (GroupEmpty).
 //   - A pair that a shard explained keeps the shard's diff, summary and
 //     hints (the tarballs stay with the shards), a cell's pair with its
-//     rebuild too; a pair whose cells no single shard compared gets a
-//     DiffSummary saying so.
+//     rebuild or a variation of it too; a pair whose cells no single shard
+//     compared gets a DiffSummary saying so.
 func MergeShards(shards ...Shard) (Run, error) {
 	m := merger{from: map[string][]string{}, pairs: map[pairKey]Pair{}}
 	for _, s := range shards {
@@ -221,8 +221,8 @@ func (m *merger) carryDiffs(run *Run) {
 			continue
 		}
 		p.DiffSummary = noDiffInShard
-		// A cell and its rebuild (p.SelfCheck) ran in one shard.
-		if p.Against != AgainstGolden && !p.SelfCheck && !sameSource(m.from[p.Cell], m.from[p.Against]) {
+		// A cell and its rebuilds (p.SelfCheck, p.Variation) ran in one shard.
+		if p.Against != AgainstGolden && !p.SelfCheck && p.Variation == "" && !sameSource(m.from[p.Cell], m.from[p.Against]) {
 			p.DiffSummary = noDiffAcrossShards
 		}
 	}

@@ -41,6 +41,9 @@ func groupMessage(g GroupVerdict, cells []CellResult, dev deviations, known []*k
 	for _, l := range selfCheckLines(g) {
 		line("%s", l)
 	}
+	for _, l := range variationLines(g) {
+		line("%s", l)
+	}
 	if g.pinChanged() && g.State != GroupGoldenMismatch {
 		line("pinned:    %s", pinChangeText(g, cells))
 	}
@@ -158,11 +161,16 @@ func headline(g GroupVerdict, dev deviations, n int) string {
 		return fmt.Sprintf("cells agree with each other on %s but not with the golden digest %s", dev.off.order[0], g.Golden)
 	case GroupNotReproducible:
 		return notDeterministic(*g.unreproduced())
+	case GroupVaries:
+		return variesHeadline(g)
 	case GroupFailed:
-		if len(g.Failed) == 0 {
+		switch {
+		case len(g.Failed) > 0:
+			return fmt.Sprintf("%d of %d cells failed; a failed cell never counts as agreeing", len(g.Failed), n)
+		case len(g.failedSelfChecks()) > 0:
 			return selfCheckFailedHeadline(g.failedSelfChecks()[0])
 		}
-		return fmt.Sprintf("%d of %d cells failed; a failed cell never counts as agreeing", len(g.Failed), n)
+		return variationFailedHeadline(g.failedVariations()[0])
 	case GroupInterrupted:
 		return fmt.Sprintf("%d of %d cells were interrupted before they finished", len(g.Interrupted), n)
 	}

@@ -156,10 +156,12 @@ func (g *GroupVerdict) compare(cells []CellResult, ref int, pin pinSummary, know
 }
 
 // addPairs pairs every built cell whose self-check differs with its
-// rebuild, the cell cells[ref] with the golden digest when it misses it,
+// rebuild, every built cell with each of its variations that built another
+// digest, the cell cells[ref] with the golden digest when it misses it,
 // and every built cell whose digest differs from cells[ref]'s with it.
 func (g *GroupVerdict) addPairs(cells []CellResult, ref int) {
 	g.addRebuildPairs(cells)
+	g.addVariationPairs(cells)
 	if ref < 0 {
 		return
 	}

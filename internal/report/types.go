@@ -75,7 +75,9 @@ type CellResult struct {
 	SelfCheckError string `json:"selfCheckError,omitempty"`
 	// Variations are the cell rebuilt with one aspect of its build
 	// environment changed each (matrix.yaml's vary), in the order built;
-	// each must give Digest. Empty when none ran for this cell.
+	// each must give Digest: one that gives another makes the group
+	// GroupVaries, one whose rebuild failed GroupFailed (see Evaluate).
+	// Empty when none ran for this cell.
 	Variations []Variation `json:"variations,omitempty"`
 }
 

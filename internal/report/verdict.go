@@ -61,10 +61,18 @@ const (
 	// disagree, golden-mismatch, known and agree, not over failed and
 	// interrupted (see groupState).
 	GroupNotReproducible GroupState = "not-reproducible"
+	// GroupVaries: a built cell, rebuilt on its builder with one aspect of
+	// its build environment changed (a variation, CellResult.Variations),
+	// gave another digest: the image depends on the build environment
+	// (the variation is named, with the diff of the two images). Fails; no
+	// known divergence excuses it. It comes after failed, interrupted and
+	// not-reproducible, before disagree, golden-mismatch, known and agree
+	// (see groupState).
+	GroupVaries GroupState = "varies"
 )
 
 var groupStates = []GroupState{GroupAgree, GroupAgreeSingle, GroupKnown, GroupEmpty, GroupDisagree,
-	GroupGoldenMismatch, GroupNotReproducible, GroupFailed, GroupInterrupted}
+	GroupGoldenMismatch, GroupNotReproducible, GroupVaries, GroupFailed, GroupInterrupted}
 
 // Fails reports whether a group in state s fails the run.
 func (s GroupState) Fails() bool {
@@ -119,9 +127,12 @@ type CellVerdict struct {
 
 // Pair is the comparison of a cell with what it should equal: the group's
 // reference cell, "golden" (Against) when the whole group misses the
-// golden digest, or the cell's own rebuild on a fresh builder when its
+// golden digest, the cell's own rebuild on a fresh builder when its
 // self-check gave another digest (SelfCheck; Against is then the cell's
-// name + RebuiltSuffix). The image diff fills Diff, DiffSummary and Hints.
+// name + RebuiltSuffix), or the cell's own rebuild with one aspect of its
+// build environment changed when that gave another digest (Variation;
+// Against is then VariedName of the cell and the variation). The image
+// diff fills Diff, DiffSummary and Hints.
 type Pair struct {
 	Cell           string `json:"cell"`
 	Digest         string `json:"digest"`
@@ -132,6 +143,10 @@ type Pair struct {
 	// SelfCheck is true when Against is Cell itself, rebuilt on a fresh
 	// builder (CellResult.SelfCheck and SelfCheckTarball).
 	SelfCheck bool `json:"self_check,omitempty"`
+	// Variation names the variation when Against is Cell itself, rebuilt
+	// with that aspect of its build environment changed (a
+	// CellResult.Variations entry's Name, Digest and Tarball).
+	Variation string `json:"variation,omitempty"`
 	// Known is true when a known divergence covers this difference.
 	Known bool `json:"known,omitempty"`
 	// Diff is the structured image diff (JSON), attached later.
@@ -192,6 +207,10 @@ type GroupVerdict struct {
 	// SelfChecks are the built cells of the group that were built a second
 	// time on a fresh builder, sorted by name, with what the rebuild gave.
 	SelfChecks []SelfCheck `json:"self_checks,omitempty"`
+	// Variations are the rebuilds of the built cells of the group with one
+	// aspect of their build environment changed, cells sorted by name,
+	// each cell's in the order built, with what each gave.
+	Variations []VariationCheck `json:"variations,omitempty"`
 	// Message explains the verdict; for a failing group it is the failure
 	// text (cells that differ with their digests, the reference cell).
 	Message string `json:"message"`
