@@ -119,6 +119,7 @@ func writeTitle(b *md, run Run, results []CellResult) {
 	c := run.Verdicts.Counts
 	b.l("**Groups (%d):** %s  ", c.Groups, countLine(c.Group, groupStates, groupLabel))
 	writeSelfCheckLine(b, run.Verdicts)
+	writeVariationLine(b, run.Verdicts)
 	b.l("**Cells (%d):** %s", c.Cells, countLine(c.Cell, cellStates, cellStateLabel))
 	b.l("")
 	if run.Interrupted {
@@ -261,6 +262,7 @@ func writeGroupDetails(b *md, g GroupVerdict, results []CellResult, compact bool
 		}
 	}
 	writeSelfCheckFailures(b, g)
+	writeVariationFailures(b, g)
 }
 
 func writePair(b *md, p Pair, results []CellResult) {
@@ -271,6 +273,8 @@ func writePair(b *md, p Pair, results []CellResult) {
 	switch {
 	case p.SelfCheck:
 		against = cellLabel(p.Cell, results) + RebuiltSuffix + " " + shortPlain(p.AgainstDigest)
+	case p.Variation != "":
+		against = VariedName(cellLabel(p.Cell, results), p.Variation) + " " + shortPlain(p.AgainstDigest)
 	case p.Against != AgainstGolden:
 		against = cellLabel(p.Against, results) + " " + shortPlain(p.AgainstDigest)
 	}

@@ -17,6 +17,8 @@ func groupLabel(s GroupState) string {
 		return "golden mismatch"
 	case GroupNotReproducible:
 		return "not reproducible"
+	case GroupVaries:
+		return "varies with the build environment"
 	}
 	return string(s)
 }
@@ -107,6 +109,7 @@ func groupNotes(g GroupVerdict, results []CellResult) []string {
 	if n := selfCheckNote(g, results); n != "" {
 		notes = append(notes, n)
 	}
+	notes = append(notes, variationNotes(g, results)...)
 	switch {
 	case g.NoReference != "" && g.State != GroupEmpty:
 		why, _, _ := strings.Cut(g.NoReference, ": ")
