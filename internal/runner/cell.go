@@ -106,12 +106,13 @@ func (r *Cells) Run(ctx context.Context, c matrix.Cell, log io.Writer) report.Ce
 		res.Interrupted = ctx.Err() != nil
 	}
 	// A cell's total counts its share of a shared build, wherever it ran,
-	// and not its self-check (timed apart).
+	// and not its self-check and variations (timed apart).
 	res.Timings["total"] = time.Since(start) - shared.build - shared.selfCheck + res.Timings["build"]
 	return res
 }
 
-// walls are the times a cell's Run spent on work it shares with others.
+// walls are the times a cell's Run spent on work it shares with others:
+// the build, the self-check and variations.
 type walls struct{ build, selfCheck time.Duration }
 
 func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, shared *walls, log io.Writer) error {
@@ -158,6 +159,9 @@ func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, 
 	res.Digest = a.ImageDigest.String()
 	if r.selfChecks[c.Name()] {
 		shared.selfCheck = r.selfCheck(ctx, c, b, bt, res, log)
+		if len(c.Vary) > 0 {
+			shared.selfCheck += r.vary(ctx, c, c.Vary, b, bt, res, log)
+		}
 	}
 	return nil
 }
@@ -172,6 +176,9 @@ type batch struct {
 	selfChecked bool
 	selfTook    time.Duration
 	selfErr     error
+	// Its rebuilds with a variation each, by variation; nil until built.
+	varied   map[string]error
+	varyTook time.Duration
 }
 
 // batch returns the build that serves c: shared with the selected cells of

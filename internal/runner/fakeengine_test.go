@@ -358,3 +358,26 @@ func TestSelfCheckCellsOnePerGroupOnThePin(t *testing.T) {
 		}
 	}
 }
+
+func TestVariationsRebuildTheSelfCheckedCell(t *testing.T) {
+	r, c := fakeRun(t, "ok")
+	c.Vary = []string{"umask", "tz"}
+	runCells(r, []matrix.Cell{c})
+	res := r.Run(context.Background(), c, io.Discard)
+	if res.Error != "" || len(res.Variations) != 2 {
+		t.Fatalf("error %q, variations %+v", res.Error, res.Variations)
+	}
+	for _, v := range res.Variations {
+		if v.Digest != res.Digest || v.Error != "" || v.Changed == "" {
+			t.Errorf("variation %+v of digest %s", v, res.Digest)
+		}
+	}
+	name := "repro-matrix-run-" + r.Shared.RunID + "-" + shortHash(Pair(c))
+	builds := commands(t, r, "buildx --builder "+name+" build")
+	if len(builds) != 3 || !strings.Contains(builds[1], "vary-umask") || !strings.HasSuffix(builds[2], "/context-tz") {
+		t.Errorf("want the cell's build then one per variation from a copied context, got %q", builds)
+	}
+	if left, _ := filepath.Glob(filepath.Join(r.Shared.WorkDir, "cells", "vary-*")); len(left) > 0 {
+		t.Errorf("varied contexts left behind: %v", left)
+	}
+}
