@@ -116,7 +116,7 @@ func writeMerged(dir string, run report.Run) error {
 
 // groupStateOrder is the order in which the counts of group states print.
 var groupStateOrder = []report.GroupState{report.GroupAgree, report.GroupAgreeSingle, report.GroupKnown,
-	report.GroupNotReproducible, report.GroupDisagree, report.GroupGoldenMismatch, report.GroupFailed, report.GroupInterrupted, report.GroupEmpty}
+	report.GroupNotReproducible, report.GroupVaries, report.GroupDisagree, report.GroupGoldenMismatch, report.GroupFailed, report.GroupInterrupted, report.GroupEmpty}
 
 // verdictLines prints the merged counts and every failing group; it returns
 // the exit-1 error when the run fails.

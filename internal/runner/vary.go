@@ -36,12 +36,12 @@ type variation struct {
 // variation builds from a copy of the context at another absolute path;
 // "path" changes nothing else.
 var variations = map[string]variation{
-	"mtime": {changed: "the context's files and folders dated now", file: func(p string, _ fs.DirEntry) error {
+	matrix.VariationMtime: {changed: "the context's files and folders dated now", file: func(p string, _ fs.DirEntry) error {
 		now := time.Now()
 		return os.Chtimes(p, now, now)
 	}},
-	"umask": {changed: "the context as a checkout under umask 002 makes it: files 0664, executables and folders 0775", file: umask002},
-	"setgid": {changed: "the setgid bit on the context's folders (drwxr-sr-x)", file: func(p string, d fs.DirEntry) error {
+	matrix.VariationUmask: {changed: "the context as a checkout under umask 002 makes it: files 0664, executables and folders 0775", file: umask002},
+	matrix.VariationSetgid: {changed: "the setgid bit on the context's folders (drwxr-sr-x)", file: func(p string, d fs.DirEntry) error {
 		if !d.IsDir() {
 			return nil
 		}
@@ -51,10 +51,10 @@ var variations = map[string]variation{
 		}
 		return os.Chmod(p, st.Mode()|os.ModeSetgid)
 	}},
-	"order":  {changed: "the context's files created in reverse order", reverse: true},
-	"path":   {changed: "the context at another absolute path"},
-	"tz":     {changed: "TZ=Pacific/Kiritimati (UTC+14) for the building process", env: []string{"TZ=Pacific/Kiritimati"}},
-	"locale": {changed: "LANG and LC_ALL tr_TR.UTF-8 for the building process", env: []string{"LANG=tr_TR.UTF-8", "LC_ALL=tr_TR.UTF-8"}},
+	matrix.VariationOrder:  {changed: "the context's files created in reverse order", reverse: true},
+	matrix.VariationPath:   {changed: "the context at another absolute path"},
+	matrix.VariationTZ:     {changed: "TZ=Pacific/Kiritimati (UTC+14) for the building process", env: []string{"TZ=Pacific/Kiritimati"}},
+	matrix.VariationLocale: {changed: "LANG and LC_ALL tr_TR.UTF-8 for the building process", env: []string{"LANG=tr_TR.UTF-8", "LC_ALL=tr_TR.UTF-8"}},
 }
 
 // umask002 gives a file the mode a checkout under umask 002 gives it: git

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/repro-matrix/repro-matrix/internal/matrix"
 )
 
 // varyFixture is a small context: a file, an executable, a folder with a
@@ -88,5 +90,16 @@ func TestEveryVariationSaysWhatItChanges(t *testing.T) {
 		if v.changed == "" {
 			t.Errorf("variation %s does not say what it changes", name)
 		}
+	}
+}
+
+func TestEveryVariationOfTheMatrixIsBuilt(t *testing.T) {
+	for _, name := range matrix.Variations {
+		if _, ok := variations[name]; !ok {
+			t.Errorf("matrix.yaml accepts variation %s, the runner does not build it", name)
+		}
+	}
+	if len(variations) != len(matrix.Variations) {
+		t.Errorf("the runner builds %d variations, matrix.yaml names %d", len(variations), len(matrix.Variations))
 	}
 }
