@@ -396,3 +396,56 @@ func TestEngineDiesMidBuild(t *testing.T) {
 		t.Errorf("the host's docker0 bridge is gone: %v: %s", err, out)
 	}
 }
+
+// TestVariationThatBreaksAFixtureIsNamed runs a fixture that copies a
+// folder's mode under the setgid and path variations: the group must fail
+// as varies, naming setgid with the diff of the two builds, while path
+// holds.
+func TestVariationThatBreaksAFixtureIsNamed(t *testing.T) {
+	reports, out, ok := runSuite(t, "../testdata/matrix.yaml", "vary")
+	if ok {
+		t.Fatalf("a fixture that depends on its checkout's folder modes passed:\n%s", tail(out))
+	}
+	run := readRun(t, reports)
+	if len(run.Verdicts.Groups) != 1 || run.Verdicts.Groups[0].State != report.GroupVaries {
+		t.Fatalf("want one group that varies, got %+v", run.Verdicts.Groups)
+	}
+	var varied []report.Variation
+	for _, r := range run.Results {
+		if r.Error != "" {
+			t.Fatalf("cell %s did not build: %s", r.Name, r.Error)
+		}
+		if len(r.Variations) > 0 {
+			for _, v := range r.Variations {
+				if (v.Name == "setgid") == (v.Digest == r.Digest) || v.Error != "" {
+					t.Errorf("variation %s: digest %s, cell %s, error %q", v.Name, v.Digest, r.Digest, v.Error)
+				}
+			}
+			varied = r.Variations
+		}
+	}
+	if len(varied) != 2 {
+		t.Fatalf("want setgid and path rebuilt, got %+v", varied)
+	}
+	cases := junitCases(t, reports)
+	msg := cases["verdicts group: fixture=setgid/platform=linux-amd64/exporter=docker"]
+	if !strings.Contains(msg, "varying setgid") {
+		t.Errorf("junit: the group case does not name the setgid variation: %q", msg)
+	}
+	summary, _ := os.ReadFile(filepath.Join(reports, "summary.md"))
+	if !strings.Contains(string(summary), "setgid") || !strings.Contains(string(summary), "varies") {
+		t.Errorf("summary.md does not name the variation:\n%s", summary)
+	}
+	var pair *report.Pair
+	for i, p := range run.Verdicts.Groups[0].Pairs {
+		if p.Variation == "setgid" {
+			pair = &run.Verdicts.Groups[0].Pairs[i]
+		}
+	}
+	if pair == nil || !strings.Contains(string(pair.Diff), "/app") {
+		t.Errorf("the setgid rebuild is not diffed against the cell, naming /app: %+v", pair)
+	}
+	if left := leftovers(); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
