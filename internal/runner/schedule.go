@@ -2,7 +2,9 @@ package runner
 
 import (
 	"cmp"
+	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/repro-matrix/repro-matrix/internal/matrix"
@@ -54,7 +56,8 @@ func Schedule(cells []matrix.Cell, last []report.CellResult) []PairCells {
 // estimate is the last run's time of the cells when it has every one, else
 // a guess: a cell on a base image takes about ten times one FROM scratch
 // (measured: 10-22 s against 0.5-1.1 s), under an engine in a container
-// half as long again, and cells of one build share its time.
+// half as long again, on an emulated platform three times as long, and
+// cells of one build share its time.
 func estimate(cells []matrix.Cell, took map[string]time.Duration) time.Duration {
 	var sum time.Duration
 	known := true
@@ -74,6 +77,9 @@ func estimate(cells []matrix.Cell, took map[string]time.Duration) time.Duration 
 		}
 		if c.Engine.Where == matrix.Container {
 			d += d / 2
+		}
+		if !strings.HasPrefix(c.Platform, "linux/"+runtime.GOARCH) {
+			d *= 3 // emulated
 		}
 		builds[batchKey(c)] = d
 	}
