@@ -41,5 +41,10 @@ clean() {
 
 clean docker
 clean podman
+# The rootless Podman's user exists for this project only: its store is reset.
+if id -u repro-matrix-rootless >/dev/null 2>&1; then
+  say "podman of repro-matrix-rootless: reset"
+  (cd / && runuser -u repro-matrix-rootless -- podman system reset --force >/dev/null 2>&1) || say "podman of repro-matrix-rootless: reset failed"
+fi
 rm -rf "${BUILDX_CONFIG:-$HOME/.docker/buildx}"/instances/repro-matrix-* 2>/dev/null
 say "done"

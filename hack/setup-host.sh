@@ -155,6 +155,28 @@ podman_config() {
   say "wrote $conf"
 }
 
+# rootless_user creates the unprivileged user whose Podman runs the rootless
+# cells (useradd gives it subordinate ids), its image store on vfs (no
+# fuse-overlayfs needed).
+ROOTLESS_USER=repro-matrix-rootless
+rootless_user() {
+  if ! id -u "$ROOTLESS_USER" >/dev/null 2>&1; then
+    useradd --create-home --shell /usr/sbin/nologin "$ROOTLESS_USER"
+    say "created user $ROOTLESS_USER for rootless Podman"
+  fi
+  grep -q "^$ROOTLESS_USER:" /etc/subuid || usermod --add-subuids 300000-365535 "$ROOTLESS_USER"
+  grep -q "^$ROOTLESS_USER:" /etc/subgid || usermod --add-subgids 300000-365535 "$ROOTLESS_USER"
+  local home conf
+  home=$(getent passwd "$ROOTLESS_USER" | cut -d: -f6)
+  conf=$home/.config/containers/storage.conf
+  if [ ! -f "$conf" ]; then
+    mkdir -p "$(dirname "$conf")"
+    printf '[storage]\ndriver = "vfs"\n' >"$conf"
+    chown -R "$ROOTLESS_USER:" "$home/.config"
+    say "wrote $conf"
+  fi
+}
+
 start_dockerd() {
   if [ "${restart_dockerd:-0}" = 1 ] && pgrep -x dockerd >/dev/null; then
     say "restarting dockerd to apply daemon.json"
@@ -208,6 +230,7 @@ main() {
   apt_install $(need ${dockerd_pkg:+dockerd:$dockerd_pkg} podman:podman runc:runc newuidmap:uidmap mmdebstrap:mmdebstrap iptables:iptables update-ca-certificates:ca-certificates shellcheck:shellcheck ip:iproute2)
   buildx
   emulation
+  rootless_user
   if needs_capfilter; then install_capfilter; fi
   dockerd_config
   podman_config

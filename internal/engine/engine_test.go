@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/user"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -239,5 +240,23 @@ func TestBuildxVersion(t *testing.T) {
 		if got := buildxVersion(out); got != want {
 			t.Errorf("buildxVersion(%q) = %q, want %q", out, got, want)
 		}
+	}
+}
+
+func TestRootlessPodmanRunsAsItsUser(t *testing.T) {
+	u := &user.User{Username: "rl", HomeDir: "/home/rl"}
+	h := &host{kind: Podman, version: "4.3.1", user: u}
+	cmd := h.Command(context.Background(), "info")
+	if want := []string{"runuser", "-u", "rl", "--", "podman", "info"}; !slices.Equal(cmd.Args, want) {
+		t.Errorf("args %v, want %v", cmd.Args, want)
+	}
+	if cmd.Dir != "/home/rl" || !slices.Contains(cmd.Env, "HOME=/home/rl") || slices.Contains(cmd.Env, "HOME="+os.Getenv("HOME")) {
+		t.Errorf("dir %s, env %v", cmd.Dir, cmd.Env)
+	}
+	if h.Name() != "podman-4.3.1-rootless" {
+		t.Errorf("name %s", h.Name())
+	}
+	if _, err := HostAs(context.Background(), Docker, "rl"); err == nil {
+		t.Error("rootless Docker accepted")
 	}
 }

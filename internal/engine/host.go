@@ -7,23 +7,40 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/user"
 	"runtime"
 	"strings"
 )
 
 // host is an engine installed on this machine, reached through its default
-// socket.
+// socket, or a rootless Podman run by an unprivileged user.
 type host struct {
 	kind    Kind
 	version string
+	user    *user.User // nil: the caller's engine
 }
 
 // Host connects to the host's engine of kind and reads its version back.
-func Host(ctx context.Context, kind Kind) (Engine, error) {
+func Host(ctx context.Context, kind Kind) (Engine, error) { return HostAs(ctx, kind, "") }
+
+// HostAs is Host for an engine run by an unprivileged user: rootless
+// Podman, its commands run through runuser(1) (the caller is root) in the
+// user's home. An empty name is Host. Docker cannot be run so here.
+func HostAs(ctx context.Context, kind Kind, name string) (Engine, error) {
 	h := &host{kind: kind}
+	if name != "" {
+		if kind != Podman {
+			return nil, fmt.Errorf("host %s as %s: only Podman runs rootless here", kind, name)
+		}
+		u, err := user.Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("host %s as %s: %w (make setup creates the user)", kind, name, err)
+		}
+		h.user = u
+	}
 	v, err := h.serverVersion(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("host %s: %w: %w", kind, ErrNotRunning, err)
+		return nil, fmt.Errorf("host %s: %w: %w", h.Name(), ErrNotRunning, err)
 	}
 	h.version = v
 	return h, nil
@@ -31,12 +48,42 @@ func Host(ctx context.Context, kind Kind) (Engine, error) {
 
 func (h *host) Kind() Kind      { return h.kind }
 func (h *host) Version() string { return h.version }
-func (h *host) Name() string    { return string(h.kind) + "-" + h.version }
+
+// Name is kind-version, with -rootless for a rootless Podman.
+func (h *host) Name() string {
+	if h.user != nil {
+		return string(h.kind) + "-" + h.version + "-rootless"
+	}
+	return string(h.kind) + "-" + h.version
+}
 
 func (h *host) Command(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, string(h.kind), args...)
-	cmd.Env = hostEnv()
+	if h.user == nil {
+		cmd := exec.CommandContext(ctx, string(h.kind), args...)
+		cmd.Env = hostEnv()
+		return cmd
+	}
+	// runuser passes signals on to podman, so a cancelled build stops.
+	cmd := exec.CommandContext(ctx, "runuser", append([]string{"-u", h.user.Username, "--", string(h.kind)}, args...)...)
+	cmd.Env = userEnv(os.Environ(), h.user)
+	cmd.Dir = h.user.HomeDir
 	return cmd
+}
+
+// userEnv is the caller's environment for a command run as u: its HOME,
+// USER and LOGNAME, and no XDG_RUNTIME_DIR of the caller (rootless Podman
+// keeps its state there).
+func userEnv(environ []string, u *user.User) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "HOME", "USER", "LOGNAME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, "HOME="+u.HomeDir, "USER="+u.Username, "LOGNAME="+u.Username)
 }
 
 func (h *host) Close(context.Context) error { return nil }
@@ -46,7 +93,7 @@ func (h *host) serverVersion(ctx context.Context) (string, error) { return serve
 // Alive asks the host's engine for its version.
 func (h *host) Alive(ctx context.Context) error {
 	if _, err := h.serverVersion(ctx); err != nil {
-		return fmt.Errorf("host %s: %w: %w", h.kind, ErrNotRunning, err)
+		return fmt.Errorf("host %s: %w: %w", h.Name(), ErrNotRunning, err)
 	}
 	return nil
 }

@@ -15,6 +15,9 @@ type Spec struct {
 	InContainer bool   // run the engine in a container instead of using the host's
 	RunID       string // labels what the engine's start creates
 	Dir         string // run folder: sockets and config folders go below it
+	// User runs a host Podman as this unprivileged user (rootless Podman,
+	// its own image store); "" runs it as the caller.
+	User string
 
 	// The fields below are for engines in containers only.
 
@@ -41,6 +44,8 @@ type Handle struct {
 	Kind    Kind   `json:"kind"`
 	Version string `json:"version"`
 	Host    bool   `json:"host"`
+	// User is the unprivileged user a rootless host Podman runs as.
+	User string `json:"user,omitempty"`
 
 	// Container is the name of the engine's container on the host's Docker
 	// (engines in containers only). Podman's commands run through
@@ -80,11 +85,11 @@ func Start(ctx context.Context, s Spec) (Engine, Handle, error) {
 		}
 		return c, h, err
 	}
-	e, err := Host(ctx, s.Kind)
+	e, err := HostAs(ctx, s.Kind, s.User)
 	if err != nil {
 		return nil, Handle{}, fmt.Errorf("engine %s: %w", s.Name, err)
 	}
-	h := Handle{Name: s.Name, Kind: s.Kind, Version: e.Version(), Host: true}
+	h := Handle{Name: s.Name, Kind: s.Kind, Version: e.Version(), Host: true, User: s.User}
 	return e, h, checkVersion(s, e.Version())
 }
 
@@ -92,7 +97,7 @@ func Start(ctx context.Context, s Spec) (Engine, Handle, error) {
 // returns does not own what that process created: its Close does nothing.
 func Connect(ctx context.Context, h Handle) (Engine, error) {
 	if h.Host {
-		return Host(ctx, h.Kind)
+		return HostAs(ctx, h.Kind, h.User)
 	}
 	c, err := connectContainer(ctx, h)
 	if err != nil {
