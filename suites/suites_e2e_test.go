@@ -442,8 +442,8 @@ func TestVariationThatBreaksAFixtureIsNamed(t *testing.T) {
 			pair = &run.Verdicts.Groups[0].Pairs[i]
 		}
 	}
-	if pair == nil || !strings.Contains(string(pair.Diff), "/app") {
-		t.Errorf("the setgid rebuild is not diffed against the cell, naming /app: %+v", pair)
+	if pair == nil || !strings.Contains(string(pair.Diff), "/app/conf") {
+		t.Errorf("the setgid rebuild is not diffed against the cell, naming /app/conf: %+v", pair)
 	}
 	if left := leftovers(); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
