@@ -181,6 +181,28 @@ func TestKnownDivergence(t *testing.T) {
 	}
 }
 
+// An entry with variations covers the named variations of its cells and
+// nothing else; one without covers no variation.
+func TestKnownDivergenceVariations(t *testing.T) {
+	c := Coords{Fixture: "scratch-copy", Platform: "linux-amd64", Engine: "docker-20.10.24", BuildKit: "v0.19.0", Exporter: "oci"}
+	k := KnownDivergence{Cells: "fixture=scratch-copy", Variations: []string{"umask"}}
+	if !k.ForVariations() || !k.CoversVariation(c, "umask") {
+		t.Error("the umask rebuild of a matching cell is not covered")
+	}
+	if k.CoversVariation(c, "setgid") {
+		t.Error("a variation the entry does not name is covered")
+	}
+	other := c
+	other.Fixture = "debian-run"
+	if k.CoversVariation(other, "umask") {
+		t.Error("a cell the pattern does not match is covered")
+	}
+	plain := KnownDivergence{Cells: "fixture=scratch-copy"}
+	if plain.ForVariations() || plain.CoversVariation(c, "umask") {
+		t.Error("an entry without variations covers a variation")
+	}
+}
+
 func TestPatternVersionRange(t *testing.T) {
 	at := func(name, version string) Coords {
 		return Coords{Fixture: "one", Platform: "linux-amd64", Engine: "docker-28.5.2", BuildKit: name, BuildKitVersion: version, Exporter: "docker"}
