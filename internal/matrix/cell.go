@@ -388,10 +388,12 @@ func (m *Matrix) parseKnownPattern(s string) (cell.Pattern, error) {
 	return pat, nil
 }
 
-// KnownDivergence returns the first known divergence that matches c, or nil.
+// KnownDivergence returns the first known divergence that matches c and
+// covers its digest, or nil. Entries with variations are left out: they
+// cover rebuilds of c under those variations, never c's digest.
 func (m *Matrix) KnownDivergence(c Cell) *KnownDivergence {
 	for _, k := range m.KnownDivergences {
-		if k != nil && k.Matches(c) {
+		if k != nil && len(k.Variations) == 0 && k.Matches(c) {
 			return k
 		}
 	}

@@ -63,6 +63,11 @@
 //	    reason: BuildKit v0.31 writes OCI media types from the docker exporter
 //	    link: https://github.com/moby/buildkit/pull/6824
 //	    expires: 2027-05-31
+//	  - cells: fixture=scratch-copy
+//	    variations: [umask]                # acknowledges a variation, see Variations
+//	    reason: COPY without --chmod keeps the checkout's modes
+//	    link: https://github.com/freedomofpress/repro-build
+//	    expires: 2027-05-31
 //
 // Each fixture folder may hold golden.yaml, which maps "<platform>/<exporter>"
 // to the expected image digest:
@@ -189,6 +194,22 @@
 // listed twice in one list, is a problem at its field and line:
 //
 //	fixtures[2].vary[0]: unknown variation "mtim" (known: mtime, umask, setgid, order, path, tz, locale) (line 41)
+//
+// A known divergence with variations acknowledges variations instead of
+// digests: the rebuild of a cell its cells pattern matches, under a
+// variation it names, may give another digest than the cell. Such a group
+// is not "varies" for it: it takes the verdict it would otherwise have
+// (agree becomes known, so that the report still names the variation, with
+// the entry's reason and link, and diffs the two images). It covers nothing
+// else: a cell's digest, or a difference between engines or BuildKits, is
+// judged as without it; and an entry without variations never covers a
+// variation. Its names are checked as vary's are:
+//
+//	knownDivergences[2].variations[0]: unknown variation "umsak" (known: mtime, umask, setgid, order, path, tz, locale) (line 104)
+//
+// Its pattern, reason, link and expiry are those of any known divergence
+// (Matrix.KnownDivergence, the divergence that covers a cell's digest,
+// leaves it out).
 //
 // # latest
 //

@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -458,11 +459,21 @@ const DateLayout = "2006-01-02"
 //   - link: the upstream issue or pull request (an http or https URL).
 //   - expires: "YYYY-MM-DD". From the day after, loading fails, so that
 //     somebody looks at the divergence again.
+//
+// Optional:
+//   - variations: names of Variations ([umask, setgid]). The entry then
+//     acknowledges those variations of its cells instead of their digests:
+//     the rebuild of a matching cell under one of them may give another
+//     digest than the cell (the group is not "varies" for it, and says so
+//     as known). It excuses no difference between cells (engines,
+//     BuildKits, the golden digest), and an entry without variations never
+//     excuses a variation. Each name must be one of Variations, once.
 type KnownDivergence struct {
-	Cells   string `yaml:"cells" json:"cells"`
-	Reason  string `yaml:"reason" json:"reason"`
-	Link    string `yaml:"link" json:"link"`
-	Expires string `yaml:"expires" json:"expires"`
+	Cells      string   `yaml:"cells" json:"cells"`
+	Variations []string `yaml:"variations,omitempty" json:"variations,omitempty"`
+	Reason     string   `yaml:"reason" json:"reason"`
+	Link       string   `yaml:"link" json:"link"`
+	Expires    string   `yaml:"expires" json:"expires"`
 
 	pattern *cell.Pattern
 }
@@ -479,11 +490,11 @@ func (k *KnownDivergence) Matches(c Cell) bool {
 	return err == nil && matches(p, c)
 }
 
-// Known is k as the reports judge it: its expiry day becomes the last
-// second of that day, UTC (a date that does not parse, which Load refuses,
-// never expires).
+// Known is k as the reports judge it, its variations included: its expiry
+// day becomes the last second of that day, UTC (a date that does not parse,
+// which Load refuses, never expires).
 func (k *KnownDivergence) Known() cell.KnownDivergence {
-	out := cell.KnownDivergence{Cells: k.Cells, Reason: k.Reason, Link: k.Link}
+	out := cell.KnownDivergence{Cells: k.Cells, Variations: slices.Clone(k.Variations), Reason: k.Reason, Link: k.Link}
 	if d, err := time.Parse(DateLayout, k.Expires); err == nil {
 		out.Expires = d.Add(24*time.Hour - time.Second)
 	}

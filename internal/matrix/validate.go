@@ -578,6 +578,10 @@ func (m *Matrix) validateKnownDivergences(p *problems) {
 		} else {
 			k.pattern = &pat
 		}
+		if k.Variations != nil && len(k.Variations) == 0 {
+			p.add(f+".variations", "empty: name the variations it acknowledges (%s), or leave the field out", strings.Join(Variations, ", "))
+		}
+		checkVary(p, f+".variations", k.Variations)
 		if strings.TrimSpace(k.Reason) == "" {
 			p.add(f+".reason", "required: why the cells differ")
 		}
