@@ -106,8 +106,10 @@ func checkCell(r CellResult, golden string) CellVerdict {
 // GroupFailed. A built cell's variation (CellResult.Variations, its rebuild
 // with one aspect of its build environment changed) that gave another
 // digest makes its group GroupVaries, naming the variation, with the pair
-// of the two builds after the self-check's; one whose rebuild failed makes
-// it GroupFailed (see groupState for the order of the states).
+// of the two builds after the self-check's, unless a known divergence with
+// variations acknowledges it (then the group is known where it would
+// agree); one whose rebuild failed makes it GroupFailed (see groupState
+// for the order of the states).
 func Evaluate(results []CellResult, known []cell.KnownDivergence, opts ...Option) Verdicts {
 	cfg := evalConfig{}
 	for _, o := range opts {
@@ -173,6 +175,7 @@ func evaluateGroup(key string, cells []CellResult, known []*knownEntry) GroupVer
 	all := g.judgeCells(cells)
 	g.SelfChecks = selfChecks(cells, g.Cells)
 	g.Variations = variationChecks(cells, g.Cells)
+	g.coverVariations(cells, known)
 	pin := summarizePin(cells, g.Cells)
 	g.chooseReference(all, pin)
 	dev := g.compare(cells, g.referenceCell(cells), pin, known)
@@ -213,6 +216,11 @@ func pair(r, against CellResult, known bool) Pair {
 // among the group's known divergences.
 func (g *GroupVerdict) addKnown(cv *CellVerdict, k cell.KnownDivergence) {
 	cv.Known = &k
+	g.listKnown(k)
+}
+
+// listKnown lists k once among the group's known divergences.
+func (g *GroupVerdict) listKnown(k cell.KnownDivergence) {
 	if !slices.ContainsFunc(g.Known, func(x cell.KnownDivergence) bool { return sameKnown(x, k) }) {
 		g.Known = append(g.Known, k)
 	}
@@ -250,12 +258,16 @@ func (g *GroupVerdict) addKnown(cv *CellVerdict, k cell.KnownDivergence) {
 // BuildKit, whatever the other cells did: it says what to fix first, and
 // it may be what the cells that disagree differ by (an engine that runs
 // its builds under another umask or TZ). So it overrides disagree,
-// golden-mismatch, known and agree, and no known divergence excuses it
-// (those describe differences between cells, not between a cell and its
-// own rebuild); the cells that differ are still listed and diffed, and
-// known divergences still judged on them. A variation whose rebuild failed
-// is a build that did not build: it fails the group, as a failed
-// self-check does.
+// golden-mismatch, known and agree, and no known divergence about cells
+// excuses it (those describe differences between cells, not between a cell
+// and its own rebuild); the cells that differ are still listed and diffed,
+// and known divergences still judged on them. Only a known divergence that
+// names the variation (cell.KnownDivergence.Variations) acknowledges it:
+// then the group takes the verdict it would have without that variation,
+// known where it would agree (so that the acknowledgement is still said),
+// and the pair of the two builds is still diffed. A variation whose
+// rebuild failed is a build that did not build: it fails the group, as a
+// failed self-check does, whatever known divergence names it.
 func groupState(g GroupVerdict, dev deviations, cells int) GroupState {
 	switch {
 	case len(g.Failed) > 0, len(g.failedSelfChecks()) > 0, len(g.failedVariations()) > 0:
@@ -264,7 +276,7 @@ func groupState(g GroupVerdict, dev deviations, cells int) GroupState {
 		return GroupInterrupted
 	case g.unreproduced() != nil:
 		return GroupNotReproducible
-	case len(g.variedDigests()) > 0:
+	case len(g.uncoveredVariations()) > 0:
 		return GroupVaries
 	case dev.pinSplit, g.ReferenceDigest == "":
 		return GroupDisagree
@@ -272,7 +284,7 @@ func groupState(g GroupVerdict, dev deviations, cells int) GroupState {
 		return GroupGoldenMismatch
 	case len(dev.off.order) > 0:
 		return GroupDisagree
-	case dev.covered > 0:
+	case dev.covered > 0, len(g.coveredVariations()) > 0:
 		return GroupKnown
 	case cells == 1:
 		return GroupAgreeSingle
@@ -294,7 +306,7 @@ func groupOutcome(g GroupVerdict) Outcome {
 }
 
 func sameKnown(a, b cell.KnownDivergence) bool {
-	return a.Cells == b.Cells && a.Reason == b.Reason && a.Link == b.Link && a.Expires.Equal(b.Expires)
+	return a.Cells == b.Cells && slices.Equal(a.Variations, b.Variations) && a.Reason == b.Reason && a.Link == b.Link && a.Expires.Equal(b.Expires)
 }
 
 // counter counts values in the order of their first appearance.

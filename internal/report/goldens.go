@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/repro-matrix/repro-matrix/internal/cell"
 )
@@ -40,7 +39,12 @@ type Proposal struct {
 // disagree, or when the results say another BuildKit was pinned in the run
 // that made them (CellResult.Pinned; results that do not say are taken by
 // name). nil when no result is of buildkit.
-func ProposeGoldens(results []CellResult, buildkit string) []Proposal {
+//
+// Of known, only the divergences with variations count: a variation they
+// acknowledge does not refuse the group (its digest is what the unvaried
+// build gives). The others are left out, since no known divergence
+// excuses the pin's cells.
+func ProposeGoldens(results []CellResult, buildkit string, known ...cell.KnownDivergence) []Proposal {
 	var own []CellResult
 	for _, r := range results {
 		if r.Axes.BuildKit == buildkit {
@@ -52,8 +56,15 @@ func ProposeGoldens(results []CellResult, buildkit string) []Proposal {
 		return nil
 	}
 	otherPin := pinnedElsewhere(results, buildkit)
-	// No known divergence: the time of judgement does not matter.
-	v := Evaluate(own, nil, WithNow(time.Unix(0, 0)))
+	// Only the divergences that acknowledge variations, judged now (an
+	// expired one acknowledges nothing).
+	var varied []cell.KnownDivergence
+	for _, k := range known {
+		if k.ForVariations() {
+			varied = append(varied, k)
+		}
+	}
+	v := Evaluate(own, varied)
 	out := make([]Proposal, 0, len(v.Groups))
 	for _, g := range v.Groups {
 		p := Proposal{Group: g.Key, Coords: cell.Coords{Fixture: g.Fixture, Platform: g.Platform, Exporter: g.Exporter}}
@@ -62,10 +73,13 @@ func ProposeGoldens(results []CellResult, buildkit string) []Proposal {
 			p.Refused = fmt.Sprintf("the run that made these results pinned %s, not %s: record with the matrix file it used", otherPin[g.Key], buildkit)
 		case g.State == GroupAgree || g.State == GroupAgreeSingle:
 			p.Digest = g.ReferenceDigest
+		case g.State == GroupKnown && len(coveredCells(g)) == 0:
+			// only acknowledged variations
+			p.Digest = g.ReferenceDigest
 		case g.State == GroupNotReproducible:
 			p.Refused = "not reproducible: the fixture is not deterministic: " + rebuiltText(*g.unreproduced())
 		case g.State == GroupVaries:
-			p.Refused = dependsText(g.variedDigests()[0]) + " (cell " + g.variedDigests()[0].Cell + ")"
+			p.Refused = dependsText(g.uncoveredVariations()[0]) + " (cell " + g.uncoveredVariations()[0].Cell + ")"
 		case (g.State == GroupFailed || g.State == GroupInterrupted) && firstUnbuilt(g) != "":
 			p.Refused = "cell " + firstUnbuilt(g) + " did not build"
 		case g.State == GroupFailed && len(g.failedSelfChecks()) > 0:

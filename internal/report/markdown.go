@@ -331,10 +331,16 @@ func writeKnown(b *md, known []KnownStatus) {
 			exp = day(k.Expires)
 		}
 		status := knownMark(k.State) + " " + text(k.Note)
-		if len(k.Covers) > 0 {
-			status += fmt.Sprintf(" (%d %s)", len(k.Covers), plural(len(k.Covers), "cell", "cells"))
+		one, many := "cell", "cells"
+		cells := code(k.Cells)
+		if k.ForVariations() {
+			one, many = "rebuild", "rebuilds"
+			cells += " varied: " + code(strings.Join(k.Variations, ", "))
 		}
-		b.l("| %s | %s | %s | %s | %s |", code(k.Cells), text(oneLine(k.Reason)), link(k.Link), exp, status)
+		if len(k.Covers) > 0 {
+			status += fmt.Sprintf(" (%d %s)", len(k.Covers), plural(len(k.Covers), one, many))
+		}
+		b.l("| %s | %s | %s | %s | %s |", cells, text(oneLine(k.Reason)), link(k.Link), exp, status)
 	}
 	b.l("")
 }

@@ -133,7 +133,9 @@ func groupNotes(g GroupVerdict, results []CellResult) []string {
 		}
 	}
 	for _, k := range g.Known {
-		notes = append(notes, "known: "+link(k.Link))
+		if !k.ForVariations() { // a variation's note gives its link
+			notes = append(notes, "known: "+link(k.Link))
+		}
 	}
 	return notes
 }

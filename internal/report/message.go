@@ -57,6 +57,12 @@ func groupMessage(g GroupVerdict, cells []CellResult, dev deviations, known []*k
 				line("expired known divergence (%s, expired %s) matches %s: it no longer covers it", linkOr(e.k), day(e.k.Expires), c.Name)
 			}
 		}
+		for _, v := range g.Variations {
+			if slices.Contains(e.covers, VariedName(v.Cell, v.Name)) && v.Known == nil {
+				line("expired known divergence (%s, expired %s) names the variation %s of %s: it no longer acknowledges it",
+					linkOr(e.k), day(e.k.Expires), v.Name, v.Cell)
+			}
+		}
 	}
 	if dev.covered > 0 && g.PinnedBuildKit == "" && slices.ContainsFunc(cells, func(r CellResult) bool { return r.pin() == pinUnknown }) {
 		line("note: these results do not say which cells are of the pinned BuildKit (recorded before the \"pinned\" field): " +
@@ -154,6 +160,9 @@ func headline(g GroupVerdict, dev deviations, n int) string {
 		}
 		return fmt.Sprintf("only one cell: nothing to compare; its digest is %s%s", g.ReferenceDigest, agreeTail(g))
 	case GroupKnown:
+		if knownHeadlineStates(g) {
+			return knownVariesHeadline(g, n)
+		}
 		return fmt.Sprintf("cells differ as known: %d of %d cells deviate, each covered by a known divergence", len(coveredCells(g)), n)
 	case GroupDisagree:
 		return disagreeHeadline(g, dev, n)

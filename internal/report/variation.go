@@ -10,11 +10,20 @@ package report
 // the variation, as reprotest names the variation that broke a build, with
 // the pair of the two images for the diff. A rebuild that failed fails the
 // group, as a cell that did not build does.
+//
+// A known divergence with variations (cell.KnownDivergence.Variations)
+// acknowledges a variation of the cells it matches: a rebuild under it that
+// gives another digest is covered (VariationCheck.Known) and does not make
+// the group varies; the group takes the verdict it would otherwise have,
+// known when its cells otherwise agree, so that the report still says it,
+// with the entry's reason and link, and the pair is still diffed.
 
 import (
 	"cmp"
 	"fmt"
 	"strings"
+
+	"github.com/repro-matrix/repro-matrix/internal/cell"
 )
 
 // VariationCheck is what the rebuild of a built cell with one aspect of its
@@ -31,6 +40,10 @@ type VariationCheck struct {
 	Varied string `json:"varied,omitempty"`
 	// Error is why the rebuild failed; "" when it built.
 	Error string `json:"error,omitempty"`
+	// Known is the known divergence that acknowledges this variation of
+	// the cell when the rebuild gave another digest (one with Variations
+	// naming it, whose pattern matches the cell); nil: none does.
+	Known *cell.KnownDivergence `json:"known,omitempty"`
 }
 
 // Held reports whether the rebuild built the cell's digest.
@@ -81,6 +94,72 @@ func (g GroupVerdict) variedDigests() []VariationCheck {
 	return out
 }
 
+// uncoveredVariations are the variations of g whose rebuild built another
+// digest that no known divergence acknowledges: they make g varies.
+func (g GroupVerdict) uncoveredVariations() []VariationCheck {
+	var out []VariationCheck
+	for _, v := range g.variedDigests() {
+		if v.Known == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// coveredVariations are the variations of g whose rebuild built another
+// digest, acknowledged by a known divergence.
+func (g GroupVerdict) coveredVariations() []VariationCheck {
+	var out []VariationCheck
+	for _, v := range g.variedDigests() {
+		if v.Known != nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// coverVariations judges the known divergences with variations on g's
+// variations (cells sorted by name): a rebuild that built another digest
+// is covered by the first such divergence that names its variation,
+// matches its cell and has not expired. Nothing is covered in a group
+// whose fixture a self-check found not deterministic, where a variation
+// proves nothing.
+func (g *GroupVerdict) coverVariations(cells []CellResult, known []*knownEntry) {
+	judged := g.unreproduced() == nil
+	for i := range g.Variations {
+		v := &g.Variations[i]
+		r, ok := cellByName(cells, v.Cell)
+		if !ok {
+			continue
+		}
+		if e := coverVariation(known, r, *v, judged); e != nil && v.Differs() {
+			v.Known = &e.k
+			g.listKnown(e.k)
+		}
+	}
+}
+
+// cellByName is the result of the cell named name among cells.
+func cellByName(cells []CellResult, name string) (CellResult, bool) {
+	for _, r := range cells {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return CellResult{}, false
+}
+
+// variationKnown reports whether the variation name of cell, which built
+// varied, is acknowledged by a known divergence.
+func (g GroupVerdict) variationKnown(cellName, name, varied string) bool {
+	for _, v := range g.Variations {
+		if v.Cell == cellName && v.Name == name && v.Varied == varied {
+			return v.Known != nil
+		}
+	}
+	return false
+}
+
 // failedVariations are the variations of g whose rebuild failed.
 func (g GroupVerdict) failedVariations() []VariationCheck {
 	var out []VariationCheck
@@ -102,7 +181,8 @@ func (g *GroupVerdict) addVariationPairs(cells []CellResult) {
 		for _, v := range r.Variations {
 			if v.Error == "" && v.Digest != "" && v.Digest != r.Digest {
 				g.Pairs = append(g.Pairs, Pair{Cell: r.Name, Digest: r.Digest, Tarball: r.Tarball,
-					Against: VariedName(r.Name, v.Name), AgainstDigest: v.Digest, AgainstTarball: v.Tarball, Variation: v.Name})
+					Against: VariedName(r.Name, v.Name), AgainstDigest: v.Digest, AgainstTarball: v.Tarball, Variation: v.Name,
+					Known: g.variationKnown(r.Name, v.Name, v.Digest)})
 			}
 		}
 	}
@@ -114,6 +194,31 @@ func dependsText(v VariationCheck) string {
 		v.Name, changedText(v), shortPlain(v.Varied), shortPlain(v.Digest))
 }
 
+// knownVariedText is the sentence on a variation that built another digest
+// as a known divergence acknowledges: "varying umask (...) gives X instead
+// of Y (known: reason link)".
+func knownVariedText(v VariationCheck) string {
+	return fmt.Sprintf("varying %s%s gives %s instead of %s%s", v.Name, changedText(v), shortPlain(v.Varied), shortPlain(v.Digest), knownText(v.Known))
+}
+
+// knownText is " (known: reason link)" for k; "" for nil.
+func knownText(k *cell.KnownDivergence) string {
+	if k == nil {
+		return ""
+	}
+	parts := []string{}
+	if r := oneLine(k.Reason); r != "" {
+		parts = append(parts, r)
+	}
+	if k.Link != "" {
+		parts = append(parts, k.Link)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, k.Cells)
+	}
+	return " (known: " + strings.Join(parts, " ") + ")"
+}
+
 // changedText is " (what v changed)", or "" when it does not say.
 func changedText(v VariationCheck) string {
 	if v.Changed == "" {
@@ -123,10 +228,11 @@ func changedText(v VariationCheck) string {
 }
 
 // variesHeadline is the headline of a group that varies: one line per
-// variation that built another digest.
+// variation that built another digest and that no known divergence
+// acknowledges.
 func variesHeadline(g GroupVerdict) string {
 	var lines []string
-	for _, v := range g.variedDigests() {
+	for _, v := range g.uncoveredVariations() {
 		lines = append(lines, dependsText(v))
 	}
 	return strings.Join(lines, "\n")
@@ -141,7 +247,8 @@ func variationFailedHeadline(v VariationCheck) string {
 
 // variationLines are the message lines of g's variations, but those its
 // headline states: each that failed, each that built another digest (in a
-// group whose headline says something else), and, per cell, those that held.
+// group whose headline says something else; with the known divergence that
+// acknowledges it), and, per cell, those that held.
 func variationLines(g GroupVerdict) []string {
 	var out []string
 	held := map[string][]string{}
@@ -150,6 +257,10 @@ func variationLines(g GroupVerdict) []string {
 		switch {
 		case v.Error != "":
 			out = append(out, fmt.Sprintf("failed:    variation %s of %s%s: %s", v.Name, v.Cell, changedText(v), firstLine(v.Error)))
+		case v.Differs() && v.Known != nil && !knownHeadlineStates(g):
+			out = append(out, "varied:    "+v.Cell+": "+knownVariedText(v))
+		case v.Differs() && v.Known != nil:
+			// the headline says it
 		case v.Differs() && g.State != GroupVaries:
 			out = append(out, "varied:    "+v.Cell+": "+dependsText(v))
 		case v.Held():
@@ -163,4 +274,27 @@ func variationLines(g GroupVerdict) []string {
 		out = append(out, fmt.Sprintf("varied:    %s held under %s (rebuilt with each, the same digest)", c, strings.Join(held[c], ", ")))
 	}
 	return out
+}
+
+// knownHeadlineStates reports whether the headline of g states its
+// acknowledged variations: g is known only because of them (its cells
+// agree otherwise).
+func knownHeadlineStates(g GroupVerdict) bool {
+	return g.State == GroupKnown && len(coveredCells(g)) == 0
+}
+
+// knownVariesHeadline is the headline of a group that is known only
+// because known divergences acknowledge variations that changed its
+// digest: what its cells agree on, then each such variation with the
+// known divergence's reason and link.
+func knownVariesHeadline(g GroupVerdict, n int) string {
+	var each []string
+	for _, v := range g.coveredVariations() {
+		each = append(each, knownVariedText(v))
+	}
+	head := fmt.Sprintf("%d cells agree on %s%s", n, g.ReferenceDigest, agreeTail(GroupVerdict{Golden: g.Golden, NoReference: g.NoReference, State: GroupAgree}))
+	if n == 1 {
+		head = fmt.Sprintf("only one cell: nothing to compare; its digest is %s%s", g.ReferenceDigest, agreeTail(GroupVerdict{Golden: g.Golden, NoReference: g.NoReference, State: GroupAgree}))
+	}
+	return head + "; the image depends on the build environment as known: " + strings.Join(each, "; ")
 }

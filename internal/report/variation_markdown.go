@@ -5,18 +5,26 @@ import (
 	"html"
 	"slices"
 	"strings"
+
+	"github.com/repro-matrix/repro-matrix/internal/cell"
 )
 
 // variationNotes are the Markdown notes on g's variations in the tables:
-// one per variation that built another digest, one per variation whose
-// rebuild failed, else how many held; none without variations.
+// one per variation that built another digest (with the reason and link
+// of the known divergence that acknowledges it, if one does), one per
+// variation whose rebuild failed, else how many held; none without
+// variations.
 func variationNotes(g GroupVerdict, results []CellResult) []string {
 	if len(g.Variations) == 0 {
 		return nil
 	}
 	var notes []string
 	for _, v := range g.variedDigests() {
-		notes = append(notes, "🌀 varying "+code(v.Name)+" gives "+short(v.Varied)+", not "+short(v.Digest))
+		note := "🌀 varying " + code(v.Name) + " gives " + short(v.Varied) + ", not " + short(v.Digest)
+		if v.Known != nil {
+			note = "⚠️ varying " + code(v.Name) + " gives " + short(v.Varied) + ", not " + short(v.Digest) + " " + knownNote(*v.Known)
+		}
+		notes = append(notes, note)
 	}
 	for _, v := range g.failedVariations() {
 		notes = append(notes, "💥 variation "+code(v.Name)+" of "+code(cellLabel(v.Cell, results)))
@@ -28,25 +36,41 @@ func variationNotes(g GroupVerdict, results []CellResult) []string {
 	return notes
 }
 
+// knownNote is "(known: reason link)" in Markdown.
+func knownNote(k cell.KnownDivergence) string {
+	var parts []string
+	if r := oneLine(k.Reason); r != "" {
+		parts = append(parts, text(r))
+	}
+	if k.Link != "" {
+		parts = append(parts, link(k.Link))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, code(k.Cells))
+	}
+	return "(known: " + strings.Join(parts, " ") + ")"
+}
+
 // variationCounts are, per variation name, the groups where it ran and
-// those where it held, changed the digest or did not build; names in the
-// order they first appear (groups by key, cells by name, as built).
+// those where it held, changed the digest (known: every such change
+// acknowledged by a known divergence) or did not build; names in the order
+// they first appear (groups by key, cells by name, as built).
 type variationCounts struct {
-	groups                     int // groups with at least one variation
-	names                      []string
-	ran, held, changed, failed map[string]int
+	groups                            int // groups with at least one variation
+	names                             []string
+	ran, held, changed, known, failed map[string]int
 }
 
 // countVariations counts the variations of the groups of v. A variation
 // holds in a group when every rebuild of it there built its cell's digest.
 func countVariations(v Verdicts) variationCounts {
-	c := variationCounts{ran: map[string]int{}, held: map[string]int{}, changed: map[string]int{}, failed: map[string]int{}}
+	c := variationCounts{ran: map[string]int{}, held: map[string]int{}, changed: map[string]int{}, known: map[string]int{}, failed: map[string]int{}}
 	for _, g := range v.Groups {
 		if len(g.Variations) == 0 {
 			continue
 		}
 		c.groups++
-		state := map[string]string{} // name -> "held", "changed" or "failed" in g
+		state := map[string]string{} // name -> "held", "known", "changed" or "failed" in g
 		for _, x := range g.Variations {
 			if !slices.Contains(c.names, x.Name) {
 				c.names = append(c.names, x.Name)
@@ -54,8 +78,10 @@ func countVariations(v Verdicts) variationCounts {
 			switch {
 			case x.Error != "":
 				state[x.Name] = "failed"
-			case x.Differs() && state[x.Name] != "failed":
+			case x.Differs() && x.Known == nil && state[x.Name] != "failed":
 				state[x.Name] = "changed"
+			case x.Differs() && (state[x.Name] == "" || state[x.Name] == "held"):
+				state[x.Name] = "known"
 			case state[x.Name] == "":
 				state[x.Name] = "held"
 			}
@@ -67,6 +93,9 @@ func countVariations(v Verdicts) variationCounts {
 				c.held[name]++
 			case "changed":
 				c.changed[name]++
+			case "known":
+				c.changed[name]++
+				c.known[name]++
 			case "failed":
 				c.failed[name]++
 			}
@@ -106,7 +135,14 @@ func writeVariationLine(b *md, v Verdicts) {
 	}
 	for _, n := range c.names {
 		if k := c.changed[n]; k > 0 {
-			parts = append(parts, fmt.Sprintf("%s changed the digest in %d of %d %s", code(n), k, c.ran[n], plural(c.ran[n], "group", "groups")))
+			part := fmt.Sprintf("%s changed the digest in %d of %d %s", code(n), k, c.ran[n], plural(c.ran[n], "group", "groups"))
+			switch {
+			case c.known[n] == k:
+				part += " (known)"
+			case c.known[n] > 0:
+				part += fmt.Sprintf(" (known in %d)", c.known[n])
+			}
+			parts = append(parts, part)
 		}
 	}
 	for _, n := range c.names {

@@ -40,8 +40,10 @@ const (
 	// GroupDisagree: built cells differ and at least one difference is not
 	// covered by a known divergence. Fails.
 	GroupDisagree GroupState = "disagree"
-	// GroupKnown: every difference is covered by a known divergence. Passes,
-	// shown with its links.
+	// GroupKnown: every difference is covered by a known divergence (a
+	// cell's difference from the reference, or a variation's from its
+	// cell, which an entry with Variations acknowledges). Passes, shown
+	// with its links.
 	GroupKnown GroupState = "known"
 	// GroupFailed: a cell failed to build or analyze. Fails; failed cells
 	// never count as agreeing.
@@ -64,8 +66,10 @@ const (
 	// GroupVaries: a built cell, rebuilt on its builder with one aspect of
 	// its build environment changed (a variation, CellResult.Variations),
 	// gave another digest: the image depends on the build environment
-	// (the variation is named, with the diff of the two images). Fails; no
-	// known divergence excuses it. It comes after failed, interrupted and
+	// (the variation is named, with the diff of the two images). Fails;
+	// only a known divergence that names the variation (its Variations)
+	// acknowledges it, and the group then takes the verdict it would have
+	// without it (known where it would agree). It comes after failed, interrupted and
 	// not-reproducible, before disagree, golden-mismatch, known and agree
 	// (see groupState).
 	GroupVaries GroupState = "varies"
@@ -97,6 +101,9 @@ const (
 type KnownState string
 
 const (
+	// An entry with variations is active when a rebuild under one of them
+	// gave another digest than its cell, no longer happens when each of
+	// them was rebuilt and every rebuild held, not exercised otherwise.
 	KnownActive          KnownState = "active"            // it covered at least one differing cell
 	KnownNoLongerHappens KnownState = "no-longer-happens" // its cells built and none differed: remove it
 	KnownNotExercised    KnownState = "not-exercised"     // none of its cells built in this run: cannot tell
@@ -249,7 +256,9 @@ func (g GroupVerdict) Fails() bool { return g.State.Fails() }
 type KnownStatus struct {
 	cell.KnownDivergence
 	State KnownState `json:"state"`
-	// Covers are the differing cells it covered (or, expired, would have).
+	// Covers are the differing cells it covered (or, expired, would have);
+	// for an entry with variations, the rebuilds that gave another digest
+	// than their cell (VariedName).
 	Covers []string `json:"covers,omitempty"`
 	Note   string   `json:"note,omitempty"`
 }
