@@ -56,7 +56,7 @@ func newGoldensCmd() *cobra.Command {
 // every group left as it was, and writes the changed golden.yaml files
 // unless dry.
 func updateGoldens(w io.Writer, m *matrix.Matrix, run report.Run, pinned string, dry bool) error {
-	proposals := report.ProposeGoldens(run.Results, pinned)
+	proposals := report.ProposeGoldens(run.Results, pinned, m.Known()...)
 	var skipped []string
 	if len(proposals) == 0 {
 		skipped = append(skipped, "no cell of the pinned BuildKit "+pinned+" in this run")

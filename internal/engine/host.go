@@ -20,6 +20,10 @@ type host struct {
 	user    *user.User // nil: the caller's engine
 }
 
+// RootlessUser is the unprivileged user whose Podman runs rootless cells;
+// make setup (hack/setup-host.sh) creates it.
+const RootlessUser = "repro-matrix-rootless"
+
 // Host connects to the host's engine of kind and reads its version back.
 func Host(ctx context.Context, kind Kind) (Engine, error) { return HostAs(ctx, kind, "") }
 
@@ -194,6 +198,7 @@ func environment(ctx context.Context, e Engine) (map[string]string, error) {
 			"runc":           "{{.Host.OCIRuntime.Version}}",
 			"cgroup":         "{{.Host.CgroupsVersion}}",
 			"os":             "{{.Host.Distribution.Distribution}} {{.Host.Distribution.Version}}",
+			"rootless":       "{{.Host.Security.Rootless}}",
 		}
 	}
 	for k, f := range fields {

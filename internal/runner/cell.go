@@ -211,7 +211,7 @@ func (r *Cells) buildBatch(ctx context.Context, b *builder, bt *batch, log io.Wr
 		return err
 	}
 	for _, o := range bt.cells {
-		if err := os.MkdirAll(filepath.Dir(r.tarball(o)), 0o755); err != nil {
+		if err := r.mkdir(o, filepath.Dir(r.tarball(o))); err != nil {
 			return err
 		}
 		opts.Outputs = append(opts.Outputs, build.Output{Path: r.tarball(o),
@@ -226,6 +226,18 @@ func (r *Cells) buildBatch(ctx context.Context, b *builder, bt *batch, log io.Wr
 		return fmt.Errorf("build: %w", err)
 	}
 	return nil
+}
+
+// mkdir makes a folder a cell's builder writes into. A rootless engine's
+// BuildKit writes as its unprivileged user: the folder is open to it.
+func (r *Cells) mkdir(c matrix.Cell, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if r.Shared.Engines[c.Engine.Name].User == "" {
+		return nil
+	}
+	return os.Chmod(dir, 0o777)
 }
 
 // tarball is where a cell's image is written.

@@ -121,4 +121,3 @@ func (r *Cells) selfCells(bt *batch) int {
 func selfCheckTarball(tarball string) string {
 	return filepath.Join(filepath.Dir(tarball), "self-check.tar")
 }
-

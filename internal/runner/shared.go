@@ -129,6 +129,11 @@ func Prepare(ctx context.Context, m *matrix.Matrix, cells []matrix.Cell, src *im
 	if err := os.MkdirAll(workDir, 0o755); err != nil {
 		return p, err
 	}
+	// A rootless engine's BuildKit, an unprivileged user, reaches the
+	// cells' folders below it (os.MkdirTemp makes 0700).
+	if err := os.Chmod(workDir, 0o755); err != nil {
+		return p, err
+	}
 	steps := []struct {
 		name string
 		do   func() error
@@ -364,6 +369,12 @@ func (p *Prepared) startEngines(ctx context.Context, m *matrix.Matrix, cells []m
 		spec := engine.Spec{Name: me.Name, Kind: engine.Kind(me.Kind), Version: me.Version,
 			InContainer: me.Where == matrix.Container, RunID: p.Shared.RunID, Dir: p.Shared.WorkDir,
 			Mounts: []string{p.Shared.WorkDir, m.Dir}, Log: p.log.W}
+		if me.Rootless {
+			if me.Kind != matrix.EngineKind(engine.Podman) || spec.InContainer {
+				return fmt.Errorf("engine %s: only the host's Podman runs rootless here", me.Name)
+			}
+			spec.User = engine.RootlessUser
+		}
 		if spec.InContainer {
 			img, err := p.engineImage(ctx, me, what+" image")
 			if err != nil {

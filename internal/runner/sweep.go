@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -66,6 +67,11 @@ func Sweep(ctx context.Context, log io.Writer) {
 			continue
 		}
 		sweepEngine(ctx, e, log)
+	}
+	if _, err := user.Lookup(engine.RootlessUser); err == nil {
+		if e, err := engine.HostAs(ctx, engine.Podman, engine.RootlessUser); err == nil {
+			sweepEngine(ctx, e, log)
+		}
 	}
 }
 

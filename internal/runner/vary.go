@@ -210,6 +210,9 @@ func (r *Cells) buildVariation(ctx context.Context, b *builder, bt *batch, name 
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil { // a rootless BuildKit reads it
+		return err
+	}
 	ctxDir := filepath.Join(dir, "context-"+name)
 	if err := varyContext(c.Fixture.Dir, ctxDir, v); err != nil {
 		return fmt.Errorf("variation %s: copy the context: %w", name, err)
