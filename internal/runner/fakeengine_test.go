@@ -381,3 +381,37 @@ func TestVariationsRebuildTheSelfCheckedCell(t *testing.T) {
 		t.Errorf("varied contexts left behind: %v", left)
 	}
 }
+
+func TestSelfChecksTakeTurnsAmongThePinsHostPairs(t *testing.T) {
+	_, c := fakeRun(t, "ok")
+	c.BuildKit = &matrix.BuildKit{Name: "v0.19.0", Pinned: true}
+	podman := &matrix.Engine{Name: "podman-4.3.1", Kind: matrix.EngineKind(engine.Podman), Where: matrix.Host}
+	var cells []matrix.Cell
+	for _, f := range []string{"a", "b"} {
+		for _, e := range []*matrix.Engine{c.Engine, podman} {
+			x := c
+			x.Fixture = &matrix.Fixture{Name: f, Dir: c.Fixture.Dir}
+			x.Engine = e
+			cells = append(cells, exporters(x)...)
+		}
+	}
+	pairs := map[string]map[string]bool{} // fixture -> pairs self-checked
+	for name := range SelfCheckCells(cells) {
+		for _, x := range cells {
+			if x.Name() == name {
+				if pairs[x.Fixture.Name] == nil {
+					pairs[x.Fixture.Name] = map[string]bool{}
+				}
+				pairs[x.Fixture.Name][Pair(x)] = true
+			}
+		}
+	}
+	if len(pairs["a"]) != 1 || len(pairs["b"]) != 1 {
+		t.Fatalf("want one pair per fixture for all its exporters, got %v", pairs)
+	}
+	for p := range pairs["a"] {
+		if pairs["b"][p] {
+			t.Errorf("fixtures a and b both self-check on %s: the work is not spread", p)
+		}
+	}
+}

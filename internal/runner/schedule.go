@@ -29,9 +29,10 @@ func Schedule(cells []matrix.Cell, last []report.CellResult) []PairCells {
 	took := map[string]time.Duration{}
 	for _, r := range last {
 		if r.Error == "" && r.Timings["total"] > 0 {
-			took[r.Name] = r.Timings["total"]
+			took[r.Name] = r.Timings["total"] + r.Timings["self-check"] + r.Timings["variations"]
 		}
 	}
+	checked := SelfCheckCells(cells)
 	var pairs []PairCells
 	index := map[string]int{}
 	for _, c := range cells {
@@ -45,7 +46,7 @@ func Schedule(cells []matrix.Cell, last []report.CellResult) []PairCells {
 		pairs[i].Cells = append(pairs[i].Cells, c)
 	}
 	for i := range pairs {
-		pairs[i].Estimate = estimate(pairs[i].Cells, took)
+		pairs[i].Estimate = estimate(pairs[i].Cells, took, checked)
 	}
 	slices.SortStableFunc(pairs, func(a, b PairCells) int {
 		return cmp.Or(cmp.Compare(b.Estimate, a.Estimate), cmp.Compare(a.Pair, b.Pair))
@@ -56,9 +57,11 @@ func Schedule(cells []matrix.Cell, last []report.CellResult) []PairCells {
 // estimate is the last run's time of the cells when it has every one, else
 // a guess: a cell on a base image takes about ten times one FROM scratch
 // (measured: 10-22 s against 0.5-1.1 s), under an engine in a container
-// half as long again, on an emulated platform three times as long, and
-// cells of one build share its time.
-func estimate(cells []matrix.Cell, took map[string]time.Duration) time.Duration {
+// half as long again, on an emulated platform three times as long, a
+// self-checked one once more per rebuild (its self-check, its variations),
+// and cells of one build share its time. Times include self-checks and
+// variations.
+func estimate(cells []matrix.Cell, took map[string]time.Duration, checked map[string]bool) time.Duration {
 	var sum time.Duration
 	known := true
 	for _, c := range cells {
@@ -81,7 +84,10 @@ func estimate(cells []matrix.Cell, took map[string]time.Duration) time.Duration 
 		if !strings.HasPrefix(c.Platform, "linux/"+runtime.GOARCH) {
 			d *= 3 // emulated
 		}
-		builds[batchKey(c)] = d
+		if checked[c.Name()] {
+			d *= time.Duration(2 + len(c.Vary)) // its self-check and variations
+		}
+		builds[batchKey(c)] = max(builds[batchKey(c)], d)
 	}
 	sum = 0
 	for _, d := range builds {

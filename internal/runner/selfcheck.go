@@ -1,11 +1,11 @@
 package runner
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,41 +16,65 @@ import (
 )
 
 // SelfCheckCells picks, per group, the cell that is built a second time on
-// a fresh builder, so that a fixture that is not deterministic is told from
-// engines that differ (BuildKit's own reproducibility test rebuilds after
-// pruning everything). It is a cell of the group's reference: the pinned
-// BuildKit's first, under a host engine where there is one, by name. The
-// rule is the same for every exporter of a fixture, so one rebuild serves
-// the cells of one shared build. The answer holds cell names.
+// a fresh builder and with each variation of its vary list, so that a
+// fixture that is not deterministic, or depends on its build environment,
+// is told from engines that differ (BuildKit's own reproducibility test
+// rebuilds after pruning everything). It is a cell of the group's
+// reference: the pinned BuildKit's, under a host engine where there is
+// one. Fixtures take turns among such pairs (by name), so that this work
+// is spread over the run's builders; every exporter of a fixture and
+// platform gets the same pair, so one rebuild serves the cells of one
+// shared build. The answer holds cell names.
 func SelfCheckCells(cells []matrix.Cell) map[string]bool {
-	best := map[string]matrix.Cell{}
+	byGroup := map[string][]matrix.Cell{}
 	for _, c := range cells {
-		g := c.Group()
-		if b, ok := best[g]; !ok || selfCheckOrder(c, b) < 0 {
-			best[g] = c
-		}
+		byGroup[c.Group()] = append(byGroup[c.Group()], c)
 	}
+	turn := fixtureTurns(cells)
 	out := map[string]bool{}
-	for _, c := range best {
-		out[c.Name()] = true
+	for _, group := range byGroup {
+		best := selfCheckRank(group[0])
+		for _, c := range group {
+			best = min(best, selfCheckRank(c))
+		}
+		var candidates []matrix.Cell
+		for _, c := range group {
+			if selfCheckRank(c) == best {
+				candidates = append(candidates, c)
+			}
+		}
+		slices.SortFunc(candidates, func(a, b matrix.Cell) int { return strings.Compare(Pair(a), Pair(b)) })
+		out[candidates[turn[group[0].Fixture.Name]%len(candidates)].Name()] = true
 	}
 	return out
 }
 
-// selfCheckOrder prefers the pinned BuildKit, then a host engine, then the
-// engine and BuildKit names: the exporter does not decide.
-func selfCheckOrder(a, b matrix.Cell) int {
-	rank := func(c matrix.Cell) int {
-		r := 0
-		if !c.BuildKit.Pinned {
-			r += 2
-		}
-		if c.Engine.Where != matrix.Host {
-			r++
-		}
-		return r
+// selfCheckRank prefers the pinned BuildKit, then a host engine.
+func selfCheckRank(c matrix.Cell) int {
+	r := 0
+	if !c.BuildKit.Pinned {
+		r += 2
 	}
-	return cmp.Or(cmp.Compare(rank(a), rank(b)), strings.Compare(Pair(a), Pair(b)))
+	if c.Engine.Where != matrix.Host {
+		r++
+	}
+	return r
+}
+
+// fixtureTurns numbers the cells' fixtures in name order.
+func fixtureTurns(cells []matrix.Cell) map[string]int {
+	var names []string
+	for _, c := range cells {
+		if !slices.Contains(names, c.Fixture.Name) {
+			names = append(names, c.Fixture.Name)
+		}
+	}
+	slices.Sort(names)
+	turn := map[string]int{}
+	for i, n := range names {
+		turn[n] = i
+	}
+	return turn
 }
 
 // selfCheck rebuilds the self-checked cells of c's batch once on a fresh
