@@ -128,10 +128,7 @@ func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, 
 	if err != nil {
 		return err
 	}
-	bt, err := r.batch(c, env)
-	if err != nil {
-		return err
-	}
+	bt := r.batch(c, env)
 	if !bt.done {
 		t := time.Now()
 		bt.err = r.buildBatch(ctx, b, bt, log)
@@ -184,7 +181,7 @@ type batch struct {
 // batch returns the build that serves c: shared with the selected cells of
 // its other exporters where the cell's BuildKit and buildx export one solve
 // to several outputs, else its own.
-func (r *Cells) batch(c matrix.Cell, env map[string]string) (*batch, error) {
+func (r *Cells) batch(c matrix.Cell, env map[string]string) *batch {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k := batchKey(c)
@@ -193,14 +190,14 @@ func (r *Cells) batch(c matrix.Cell, env map[string]string) (*batch, error) {
 		k = c.Name()
 	}
 	if bt, ok := r.batches[k]; ok {
-		return bt, nil
+		return bt
 	}
 	bt := &batch{cells: r.selected[k]}
 	if !slices.ContainsFunc(bt.cells, func(o matrix.Cell) bool { return o.Name() == c.Name() }) {
 		bt.cells = []matrix.Cell{c} // not selected (a focus), or not shared
 	}
 	r.batches[k] = bt
-	return bt, nil
+	return bt
 }
 
 // buildBatch builds a batch's cells in one build on b, each to its folder.

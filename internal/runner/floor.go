@@ -25,10 +25,7 @@ func (r *Cells) Floor(ctx context.Context, c matrix.Cell, log io.Writer) (time.D
 		return 0, 0, fmt.Errorf("floor of %s: its builder has not started (run a cell of %s first)", c.Name(), Pair(c))
 	}
 	env := r.envs[c.Engine.Name]
-	bt, err := r.batch(c, env)
-	if err != nil {
-		return 0, 0, err
-	}
+	bt := r.batch(c, env)
 	opts, err := r.options(c, b)
 	if err != nil {
 		return 0, 0, err
