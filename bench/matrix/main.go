@@ -165,7 +165,7 @@ func measureFloors(ctx context.Context, matrixFile, profile string, reps int, wo
 	if err != nil {
 		return nil, err
 	}
-	r := runner.NewCells(p.Shared, cells)
+	r := runner.NewCells(p.Shared, cells, cells)
 	defer r.Close(context.WithoutCancel(ctx))
 	floors := map[string]*floor{}
 	for _, c := range cells {

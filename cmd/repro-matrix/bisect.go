@@ -543,7 +543,7 @@ func runnerBuilder(online bool) cellBuilder {
 		if err != nil {
 			return failed(err)
 		}
-		r := runner.NewCells(p.Shared, cells)
+		r := runner.NewCells(p.Shared, cells, cells)
 		defer func() {
 			if err := r.Close(cleanup); err != nil {
 				fmt.Fprintf(log, "bisect: remove the builder: %v\n", err)

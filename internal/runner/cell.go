@@ -41,13 +41,17 @@ type Cells struct {
 	selfChecks map[string]bool
 }
 
-// NewCells returns a cell runner for a prepared run; selected are the cells
-// this run builds (after label filters), which decides what a shared build
-// exports.
-func NewCells(sh *Shared, selected []matrix.Cell) *Cells {
+// NewCells returns a cell runner for a prepared run. profile are the cells
+// of the run's profile, which decide the self-checked cells
+// (SelfCheckCells), so that shards of a run, each with its label filter,
+// self-check what the whole run does: a filter that leaves out a group's
+// self-checked cell leaves the group without self-check. selected are the
+// cells this run builds (after label filters), which decide what a shared
+// build exports.
+func NewCells(sh *Shared, profile, selected []matrix.Cell) *Cells {
 	r := &Cells{Shared: sh, engines: map[string]engine.Engine{}, envs: map[string]map[string]string{},
 		builders: map[string]*builder{}, batches: map[string]*batch{}, selected: map[string][]matrix.Cell{},
-		selfChecks: SelfCheckCells(selected)}
+		selfChecks: SelfCheckCells(profile)}
 	for _, c := range selected {
 		k := batchKey(c)
 		r.selected[k] = append(r.selected[k], c)

@@ -125,7 +125,7 @@ func fakeRun(t *testing.T, mode string) (*Cells, matrix.Cell) {
 	sh := &Shared{RunID: NewRunID(), WorkDir: t.TempDir(), Engines: map[string]engine.Handle{},
 		BuildKits: map[string]BuildKitImage{"v0.19.0": {Ref: "localhost/repro-matrix/buildkit:v0.19.0", Version: "v0.19.0",
 			Origin: images.Origin{Recipe: "go github.com/moby/buildkit@v0.19.0"}}}}
-	r := NewCells(sh, []matrix.Cell{c})
+	r := NewCells(sh, []matrix.Cell{c}, []matrix.Cell{c})
 	r.engines[e.Name()], r.envs[e.Name()] = e, map[string]string{"engine_version": e.Version(), "buildx_version": "0.29.1+ds1"}
 	return r, c
 }
@@ -413,5 +413,18 @@ func TestSelfChecksTakeTurnsAmongThePinsHostPairs(t *testing.T) {
 		if pairs["b"][p] {
 			t.Errorf("fixtures a and b both self-check on %s: the work is not spread", p)
 		}
+	}
+}
+
+func TestShardSelfChecksWhatTheWholeRunDoes(t *testing.T) {
+	r, c := fakeRun(t, "ok")
+	pinned := c
+	pinned.Engine = &matrix.Engine{Name: "docker-1.0.0", Kind: c.Engine.Kind, Where: matrix.Host}
+	pinned.BuildKit = &matrix.BuildKit{Name: "v0.19.0", Pinned: true}
+	profile := []matrix.Cell{c, pinned}
+	// A shard that runs only c: the profile self-checks the pinned cell.
+	r.selfChecks = NewCells(r.Shared, profile, []matrix.Cell{c}).selfChecks
+	if res := r.Run(context.Background(), c, io.Discard); res.Error != "" || res.SelfCheck != "" {
+		t.Errorf("a cell the profile does not self-check: error %q, self-check %q", res.Error, res.SelfCheck)
 	}
 }

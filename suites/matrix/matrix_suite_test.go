@@ -130,7 +130,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	var err error
 	shared, err = runner.DecodeShared(data)
 	Expect(err).NotTo(HaveOccurred())
-	run = runner.NewCells(shared, selectedCells())
+	run = runner.NewCells(shared, cells, selectedCells())
 	cellsDone = &doneCounter{path: filepath.Join(shared.WorkDir, "cells-done")}
 	if b, err := os.ReadFile(filepath.Join(shared.WorkDir, "cells-total")); err == nil {
 		fmt.Sscan(string(b), &toRun)
