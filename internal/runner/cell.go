@@ -111,13 +111,13 @@ func (r *Cells) Run(ctx context.Context, c matrix.Cell, log io.Writer) report.Ce
 	}
 	// A cell's total counts its share of a shared build, wherever it ran,
 	// and not its self-check and variations (timed apart).
-	res.Timings["total"] = time.Since(start) - shared.build - shared.selfCheck + res.Timings["build"]
+	res.Timings["total"] = time.Since(start) - shared.build - shared.rebuilds + res.Timings["build"]
 	return res
 }
 
 // walls are the times a cell's Run spent on work it shares with others:
-// the build, the self-check and variations.
-type walls struct{ build, selfCheck time.Duration }
+// the build, and the rebuilds of the self-check and the variations.
+type walls struct{ build, rebuilds time.Duration }
 
 func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, shared *walls, log io.Writer) error {
 	e, env, err := r.engine(ctx, c.Engine.Name)
@@ -159,9 +159,9 @@ func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, 
 	}
 	res.Digest = a.ImageDigest.String()
 	if r.selfChecks[c.Name()] {
-		shared.selfCheck = r.selfCheck(ctx, c, b, bt, res, log)
+		shared.rebuilds = r.selfCheck(ctx, c, b, bt, res, log)
 		if len(c.Vary) > 0 {
-			shared.selfCheck += r.vary(ctx, c, c.Vary, b, bt, res, log)
+			shared.rebuilds += r.vary(ctx, c, c.Vary, b, bt, res, log)
 		}
 	}
 	return nil
