@@ -67,6 +67,7 @@ func (r *sharedRun) build(ctx context.Context, t *testing.T, k engine.Kind, f *m
 	if err != nil {
 		t.Fatal(err)
 	}
+	os.Chmod(dir, 0o777) // a rootless BuildKit writes as its user
 	for _, x := range exporters {
 		o.Outputs = append(o.Outputs, build.Output{Path: filepath.Join(dir, x.Name+".tar"),
 			Exporter: build.Exporter(x.Type), OCIMediaTypes: x.OCIMediatypes})
@@ -133,6 +134,56 @@ func TestKeptBuilderStillSeesNonReproducibleBuilds(t *testing.T) {
 		first, second := r.build(ctx, t, k, f, docker)[0], r.build(ctx, t, k, f, docker)[0]
 		if first == second {
 			t.Errorf("%s: two builds of a non-reproducible fixture on one builder gave one digest %s", k, first)
+		}
+	}
+}
+
+// TestRootlessPodmanBuildsTheGoldenDigests builds two fixtures with the
+// pinned BuildKit under the host's Podman run rootless by the user make
+// setup creates, on a kept builder, to all three exporters in one solve:
+// each output must have its golden digest, as under rootful engines.
+func TestRootlessPodmanBuildsTheGoldenDigests(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	m, err := matrix.Load(filepath.Join(repoRoot(t), "matrix.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.HostAs(ctx, engine.Podman, engine.RootlessUser)
+	if err != nil {
+		t.Fatalf("%v (run make setup)", err)
+	}
+	cache := provision.DefaultCache()
+	bk, err := provision.BuildKitFrom(ctx, cache, provision.BuildKitModule, pinned)
+	if err != nil {
+		t.Fatalf("provision buildkit: %v", err)
+	}
+	if err := engine.Load(ctx, e, bk.Ref, bk.ID.String(), bk.Tarball); err != nil {
+		t.Fatal(err)
+	}
+	// The rootless BuildKit writes as the unprivileged user.
+	out, err := os.MkdirTemp("", "repro-matrix-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(out) })
+	os.Chmod(out, 0o777)
+	r := &sharedRun{builders: map[engine.Kind]build.Builder{}, engines: map[engine.Kind]engine.Engine{engine.Podman: e},
+		base: debianBase(ctx, t, cache), out: out}
+	b := build.Builder{Name: fmt.Sprintf("repro-matrix-e2e-rootless-%d", time.Now().UnixNano()), Runtime: engine.Podman,
+		BuildKitImage: bk.Ref, HostNetwork: true, Mounts: []string{repoRoot(t), out}}
+	t.Cleanup(func() { b.Remove(context.Background(), e) })
+	if err := b.Start(ctx, e); err != nil {
+		t.Fatalf("%s: %v", e.Name(), err)
+	}
+	r.builders[engine.Podman] = b
+	for _, name := range []string{"scratch-copy", "debian-run"} {
+		f := m.Fixture(name)
+		digests := r.build(ctx, t, engine.Podman, f, m.Exporters...)
+		for i, x := range m.Exporters {
+			if g, ok := f.Golden("linux/amd64", x.Name); !ok || string(g) != digests[i] {
+				t.Errorf("rootless %s %s: built %s, golden %s", name, x.Name, digests[i], g)
+			}
 		}
 	}
 }
