@@ -143,3 +143,33 @@ func atLeast(version, min string) bool {
 	v, _, _ = strings.Cut(v, "+")
 	return semver.IsValid(v) && semver.Compare(v, min) >= 0
 }
+
+// snapshotterLabel is the BuildKit worker label naming its snapshotter
+// (overlayfs, native, fuse-overlayfs, ...), which decides how layers are
+// computed: an overlayfs differ and a walking differ can write different
+// layers for one build.
+const snapshotterLabel = "org.mobyproject.buildkit.worker.snapshotter"
+
+// Snapshotter asks the started builder which snapshotter its worker uses:
+// `buildctl debug workers` under Podman, `docker buildx inspect` (the
+// worker's labels) under Docker. It answers "" when the label is absent.
+func (b Builder) Snapshotter(ctx context.Context, e engine.Engine) (string, error) {
+	if b.Runtime == engine.Docker {
+		out, err := engine.Run(ctx, e, "buildx", "inspect", b.Name)
+		if err != nil {
+			return "", err
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), snapshotterLabel+":"); ok {
+				return strings.TrimSpace(v), nil
+			}
+		}
+		return "", nil
+	}
+	out, err := engine.Run(ctx, e, "exec", b.Name, "buildctl", "debug", "workers",
+		"--format", `{{range .}}{{index .Labels "`+snapshotterLabel+`"}} {{end}}`)
+	if err != nil {
+		return "", err
+	}
+	return strings.Join(strings.Fields(out), ","), nil
+}

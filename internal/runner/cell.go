@@ -132,6 +132,9 @@ func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, 
 	if err != nil {
 		return err
 	}
+	if b.snapshotter != "" {
+		res.Env["buildkit_snapshotter"] = b.snapshotter
+	}
 	bt := r.batch(c, env)
 	if !bt.done {
 		t := time.Now()
@@ -249,8 +252,9 @@ func (r *Cells) tarball(c matrix.Cell) string {
 // builder is the BuildKit a pair's cells build on, started once.
 type builder struct {
 	build.Builder
-	engine engine.Engine // the pair's engine, with the builder's buildx config
-	err    error         // why it did not start
+	engine      engine.Engine // the pair's engine, with the builder's buildx config
+	err         error         // why it did not start
+	snapshotter string        // its worker's, as it said when started
 }
 
 // builder returns the cell's builder, starting it on first use; the cell
@@ -279,6 +283,9 @@ func (r *Cells) builder(ctx context.Context, c matrix.Cell, e engine.Engine, res
 	if err := b.Start(ctx, b.engine); err != nil {
 		r.saveEngineLog(ctx, e)
 		b.err = fmt.Errorf("builder for %s: %w", key, engine.Explain(ctx, e, err))
+	} else {
+		// The environment record's; a builder that cannot say has none.
+		b.snapshotter, _ = b.Snapshotter(ctx, b.engine)
 	}
 	res.Timings["builder"] = time.Since(t)
 	return b, b.err
