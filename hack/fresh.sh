@@ -28,7 +28,7 @@ flock -n 9
 say() { printf 'fresh: %s\n' "$*"; }
 cleanup() {
   docker rm -f -v "$NAME" >/dev/null 2>&1 || true
-  docker volume rm -f "$NAME-docker" "$NAME-containers" >/dev/null 2>&1 || true
+  docker volume rm -f "$NAME-docker" "$NAME-containers" "$NAME-home" >/dev/null 2>&1 || true
   rm -rf "$WORK" "$LOCKS/$ID.lock"
 }
 trap cleanup EXIT
@@ -80,10 +80,16 @@ stamp() {
   say "longest silence: ${gap}s, before: $where"
 }
 
+# The engines' stores are volumes, as a machine's are real filesystems: on
+# the container's own overlay root, a rootless Podman's BuildKit (its store
+# in /home) cannot mount overlayfs, falls back to another snapshotter and
+# builds other layers for some fixtures (whiteouts, hardlinks), which a
+# machine of this kind does not.
 say "container $NAME: make $TARGETS"
 set -o pipefail
 docker run --name "$NAME" --label "$LABEL" --privileged --cgroupns private \
   -v "$WORK:/fresh:ro" -v "$OUT:/fresh-reports" -v "$NAME-docker:/var/lib/docker" -v "$NAME-containers:/var/lib/containers" \
+  -v "$NAME-home:/home" \
   -e GOPROXY="$(go env GOPROXY)" -e GOSUMDB="$(go env GOSUMDB)" -e GOFLAGS="$(go env GOFLAGS)" \
   -e REPRO_MATRIX_DEBIAN_MIRROR="$(mirror)" \
   "$IMAGE" bash -c "$script" 2>&1 | stamp
