@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -103,7 +104,17 @@ func (r *Cells) selfCheck(ctx context.Context, c matrix.Cell, b *builder, bt *ba
 	default:
 		res.SelfCheck = a.ImageDigest.String()
 	}
+	dropIfSame(&res.SelfCheckTarball, res.SelfCheck, res.Digest)
 	return wall
+}
+
+// dropIfSame removes a rebuild's tarball that built the cell's digest: only
+// a rebuild that differs is diffed, and a run of hundreds of cells would
+// otherwise keep gigabytes of identical images until its reports are made.
+func dropIfSame(tarball *string, rebuilt, digest string) {
+	if rebuilt != "" && rebuilt == digest && os.Remove(*tarball) == nil {
+		*tarball = ""
+	}
 }
 
 // rebuild builds the batch's self-checked cells again on a builder of

@@ -192,6 +192,7 @@ func (r *Cells) vary(ctx context.Context, c matrix.Cell, names []string, b *buil
 		} else {
 			v.Digest = a.ImageDigest.String()
 		}
+		dropIfSame(&v.Tarball, v.Digest, res.Digest)
 		res.Variations = append(res.Variations, v)
 	}
 	return wall
