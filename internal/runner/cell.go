@@ -39,6 +39,7 @@ type Cells struct {
 	selected map[string][]matrix.Cell
 	// selfChecks are the cells rebuilt on a fresh builder (SelfCheckCells).
 	selfChecks map[string]bool
+	kept       map[string]string // "group digest" -> the tarball kept for both
 }
 
 // NewCells returns a cell runner for a prepared run. profile are the cells
@@ -51,7 +52,7 @@ type Cells struct {
 func NewCells(sh *Shared, profile, selected []matrix.Cell) *Cells {
 	r := &Cells{Shared: sh, engines: map[string]engine.Engine{}, envs: map[string]map[string]string{},
 		builders: map[string]*builder{}, batches: map[string]*batch{}, selected: map[string][]matrix.Cell{},
-		selfChecks: SelfCheckCells(profile)}
+		selfChecks: SelfCheckCells(profile), kept: map[string]string{}}
 	for _, c := range selected {
 		k := batchKey(c)
 		r.selected[k] = append(r.selected[k], c)
@@ -167,7 +168,27 @@ func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, 
 			shared.rebuilds += r.vary(ctx, c, c.Vary, b, bt, res, log)
 		}
 	}
+	res.Tarball = r.keep(c.Group(), res.Digest, res.Tarball)
 	return nil
+}
+
+// keep returns the tarball kept for a group's digest: the first cell's
+// that built it (in this process), whose path the others then carry; their
+// own copies are removed. Diffs need one tarball per digest and group, and
+// a run of hundreds of cells would otherwise hold tens of gigabytes of
+// identical images until its reports are made.
+func (r *Cells) keep(group, digest, tarball string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := group + " " + digest
+	if kept, ok := r.kept[key]; ok && kept != tarball {
+		if os.Remove(tarball) == nil {
+			return kept
+		}
+		return tarball
+	}
+	r.kept[key] = tarball
+	return tarball
 }
 
 // batch is the cells one build serves and, once built, how it went.

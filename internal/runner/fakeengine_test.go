@@ -429,3 +429,27 @@ func TestShardSelfChecksWhatTheWholeRunDoes(t *testing.T) {
 		t.Errorf("a cell the profile does not self-check: error %q, self-check %q", res.Error, res.SelfCheck)
 	}
 }
+
+func TestOneTarballKeptPerGroupAndDigest(t *testing.T) {
+	r, _ := fakeRun(t, "ok")
+	dir := t.TempDir()
+	a, b, c := filepath.Join(dir, "a.tar"), filepath.Join(dir, "b.tar"), filepath.Join(dir, "c.tar")
+	for _, p := range []string{a, b, c} {
+		os.WriteFile(p, []byte("x"), 0o644)
+	}
+	if got := r.keep("g", "sha256:1", a); got != a {
+		t.Errorf("first tarball of a digest: kept %s", got)
+	}
+	if got := r.keep("g", "sha256:1", b); got != a {
+		t.Errorf("second tarball of the digest: carries %s, want %s", got, a)
+	}
+	if _, err := os.Stat(b); err == nil {
+		t.Error("the identical copy was not removed")
+	}
+	if got := r.keep("g", "sha256:2", c); got != c {
+		t.Errorf("another digest: kept %s", got)
+	}
+	if _, err := os.Stat(a); err != nil {
+		t.Errorf("the kept tarball is gone: %v", err)
+	}
+}

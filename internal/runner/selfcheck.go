@@ -94,7 +94,7 @@ func (r *Cells) selfCheck(ctx context.Context, c matrix.Cell, b *builder, bt *ba
 		res.SelfCheckError = bt.selfErr.Error()
 		return wall
 	}
-	res.SelfCheckTarball = selfCheckTarball(res.Tarball)
+	res.SelfCheckTarball = selfCheckTarball(r.tarball(c))
 	a, err := oci.Analyze(ctx, res.SelfCheckTarball)
 	switch {
 	case err != nil:

@@ -184,7 +184,7 @@ func (r *Cells) vary(ctx context.Context, c matrix.Cell, names []string, b *buil
 	}
 	res.Timings["variations"] = bt.varyTook / time.Duration(r.selfCells(bt))
 	for _, name := range names {
-		v := report.Variation{Name: name, Changed: variations[name].changed, Tarball: varyTarball(res.Tarball, name)}
+		v := report.Variation{Name: name, Changed: variations[name].changed, Tarball: varyTarball(r.tarball(c), name)}
 		if err := bt.varied[name]; err != nil {
 			v.Error, v.Tarball = err.Error(), ""
 		} else if a, err := oci.Analyze(ctx, v.Tarball); err != nil || a.ImageDigest == "" {
