@@ -239,8 +239,7 @@ func (r *Cells) buildBatch(ctx context.Context, b *builder, bt *batch, log io.Wr
 		if err := r.mkdir(o, filepath.Dir(r.tarball(o))); err != nil {
 			return err
 		}
-		opts.Outputs = append(opts.Outputs, build.Output{Path: r.tarball(o),
-			Exporter: build.Exporter(o.Exporter.Type), OCIMediaTypes: o.Exporter.OCIMediatypes})
+		opts.Outputs = append(opts.Outputs, output(o, r.tarball(o)))
 	}
 	if err := build.Run(ctx, b.engine, opts, log); err != nil {
 		r.saveEngineLog(ctx, b.engine)
@@ -263,6 +262,11 @@ func (r *Cells) mkdir(c matrix.Cell, dir string) error {
 		return nil
 	}
 	return os.Chmod(dir, 0o777)
+}
+
+// output is the build output of a cell's exporter, written to path.
+func output(c matrix.Cell, path string) build.Output {
+	return build.Output{Path: path, Exporter: build.Exporter(c.Exporter.Type), OCIMediaTypes: c.Exporter.OCIMediatypes}
 }
 
 // tarball is where a cell's image is written.

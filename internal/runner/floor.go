@@ -36,8 +36,7 @@ func (r *Cells) Floor(ctx context.Context, c matrix.Cell, log io.Writer) (time.D
 	}
 	defer os.RemoveAll(dir)
 	for i, o := range bt.cells {
-		opts.Outputs = append(opts.Outputs, build.Output{Path: filepath.Join(dir, fmt.Sprintf("%d.tar", i)),
-			Exporter: build.Exporter(o.Exporter.Type), OCIMediaTypes: o.Exporter.OCIMediatypes})
+		opts.Outputs = append(opts.Outputs, output(o, filepath.Join(dir, fmt.Sprintf("%d.tar", i))))
 	}
 	t := time.Now()
 	if err := build.Run(ctx, b.engine, opts, log); err != nil {

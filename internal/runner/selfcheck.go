@@ -132,8 +132,7 @@ func (r *Cells) rebuild(ctx context.Context, b *builder, bt *batch, log io.Write
 	}
 	for _, o := range bt.cells {
 		if r.selfChecks[o.Name()] {
-			opts.Outputs = append(opts.Outputs, build.Output{Path: selfCheckTarball(r.tarball(o)),
-				Exporter: build.Exporter(o.Exporter.Type), OCIMediaTypes: o.Exporter.OCIMediatypes})
+			opts.Outputs = append(opts.Outputs, output(o, selfCheckTarball(r.tarball(o))))
 		}
 	}
 	if err := build.Run(ctx, fresh.engine, opts, log); err != nil {

@@ -228,8 +228,7 @@ func (r *Cells) buildVariation(ctx context.Context, b *builder, bt *batch, name 
 	}
 	for _, o := range bt.cells {
 		if r.selfChecks[o.Name()] {
-			opts.Outputs = append(opts.Outputs, build.Output{Path: varyTarball(r.tarball(o), name),
-				Exporter: build.Exporter(o.Exporter.Type), OCIMediaTypes: o.Exporter.OCIMediatypes})
+			opts.Outputs = append(opts.Outputs, output(o, varyTarball(r.tarball(o), name)))
 		}
 	}
 	e := b.engine
