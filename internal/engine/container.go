@@ -161,7 +161,7 @@ func (c *containerEngine) commandLine(args []string) (string, []string, []string
 	if c.h.Kind == Podman {
 		return "docker", append([]string{"exec", "-i", c.h.Container, "podman"}, args...), hostEnv()
 	}
-	return "docker", args, dockerEnv(os.Environ(), c.h.Socket, filepath.Join(c.h.Dir, "buildx"))
+	return c.h.Client.program(), args, c.h.Client.env(dockerEnv(os.Environ(), c.h.Socket, filepath.Join(c.h.Dir, "buildx")))
 }
 
 // dockerEnv points the docker CLI (and its buildx plugin) at a socket,

@@ -17,11 +17,13 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 )
@@ -177,6 +179,30 @@ func (e *DeadError) Error() string {
 }
 
 func (e *DeadError) Unwrap() []error { return []error{ErrEngineDied, e.Err} }
+
+// Client is the docker CLI and buildx plugin that drive a Docker engine
+// when they are not the host's (matrix.yaml's cli and buildx, built from
+// the Go module proxy by internal/provision).
+type Client struct {
+	// Docker is the path of the docker CLI; "" runs the host's docker.
+	Docker string `json:"docker,omitempty"`
+	// Config is a DOCKER_CONFIG folder whose cli-plugins/docker-buildx is
+	// the buildx plugin; "" leaves the host's configuration and plugins.
+	Config string `json:"config,omitempty"`
+}
+
+// program is the docker CLI to run.
+func (c Client) program() string { return cmp.Or(c.Docker, "docker") }
+
+// env sets DOCKER_CONFIG in environ when the client has a folder of its
+// own.
+func (c Client) env(environ []string) []string {
+	if c.Config == "" {
+		return environ
+	}
+	out := slices.DeleteFunc(slices.Clone(environ), func(kv string) bool { return strings.HasPrefix(kv, "DOCKER_CONFIG=") })
+	return append(out, "DOCKER_CONFIG="+c.Config)
+}
 
 // hostEnv is the environment for CLI commands of host engines.
 func hostEnv(extra ...string) []string {

@@ -260,3 +260,24 @@ func TestRootlessPodmanRunsAsItsUser(t *testing.T) {
 		t.Error("rootless Docker accepted")
 	}
 }
+
+func TestClientEnvironment(t *testing.T) {
+	environ := []string{"PATH=/bin", "DOCKER_CONFIG=/root/.docker", "HOME=/root"}
+	if got := (Client{}).env(environ); !slices.Equal(got, environ) {
+		t.Errorf("the host's client changed the environment: %q", got)
+	}
+	got := Client{Config: "/cache/docker-config/x"}.env(environ)
+	want := []string{"PATH=/bin", "HOME=/root", "DOCKER_CONFIG=/cache/docker-config/x"}
+	if !slices.Equal(got, want) {
+		t.Errorf("env = %q, want %q", got, want)
+	}
+	if environ[1] != "DOCKER_CONFIG=/root/.docker" {
+		t.Error("env changed its argument")
+	}
+	if p := (Client{}).program(); p != "docker" {
+		t.Errorf("program = %q, want docker", p)
+	}
+	if p := (Client{Docker: "/cache/docker"}).program(); p != "/cache/docker" {
+		t.Errorf("program = %q", p)
+	}
+}

@@ -18,6 +18,7 @@ type host struct {
 	kind    Kind
 	version string
 	user    *user.User // nil: the caller's engine
+	client  Client     // Docker only
 }
 
 // RootlessUser is the unprivileged user whose Podman runs rootless cells;
@@ -31,7 +32,15 @@ func Host(ctx context.Context, kind Kind) (Engine, error) { return HostAs(ctx, k
 // Podman, its commands run through runuser(1) (the caller is root) in the
 // user's home. An empty name is Host. Docker cannot be run so here.
 func HostAs(ctx context.Context, kind Kind, name string) (Engine, error) {
-	h := &host{kind: kind}
+	return hostWith(ctx, kind, name, Client{})
+}
+
+// hostWith is HostAs with a client of its own for Docker.
+func hostWith(ctx context.Context, kind Kind, name string, client Client) (Engine, error) {
+	if client != (Client{}) && kind != Docker {
+		return nil, fmt.Errorf("host %s: only Docker takes a client of its own", kind)
+	}
+	h := &host{kind: kind, client: client}
 	if name != "" {
 		if kind != Podman {
 			return nil, fmt.Errorf("host %s as %s: only Podman runs rootless here", kind, name)
@@ -62,6 +71,11 @@ func (h *host) Name() string {
 }
 
 func (h *host) Command(ctx context.Context, args ...string) *exec.Cmd {
+	if h.user == nil && h.kind == Docker {
+		cmd := exec.CommandContext(ctx, h.client.program(), args...)
+		cmd.Env = h.client.env(hostEnv())
+		return cmd
+	}
 	if h.user == nil {
 		cmd := exec.CommandContext(ctx, string(h.kind), args...)
 		cmd.Env = hostEnv()
@@ -209,6 +223,11 @@ func environment(ctx context.Context, e Engine) (map[string]string, error) {
 		env[k] = firstLine(out)
 	}
 	if e.Kind() == Docker {
+		store, err := imageStore(ctx, e)
+		if err != nil {
+			return env, fmt.Errorf("%s environment image_store: %w", e.Name(), err)
+		}
+		env["image_store"] = store
 		out, err := Run(ctx, e, "buildx", "version")
 		if err != nil {
 			return env, fmt.Errorf("%s environment buildx_version: %w", e.Name(), err)
@@ -216,6 +235,26 @@ func environment(ctx context.Context, e Engine) (map[string]string, error) {
 		env["buildx_version"] = buildxVersion(out)
 	}
 	return env, nil
+}
+
+// Image stores of a Docker daemon (docs.docker.com/engine/storage/containerd).
+const (
+	StoreContainerd = "containerd"
+	StoreClassic    = "classic"
+)
+
+// imageStore is the image store a Docker daemon runs: "containerd" when
+// `docker info` names a containerd snapshotter as its driver type, else
+// "classic" (graph drivers: overlay2, vfs).
+func imageStore(ctx context.Context, e Engine) (string, error) {
+	out, err := Run(ctx, e, "info", "--format", "{{range .DriverStatus}}{{index . 0}}={{index . 1}};{{end}}")
+	if err != nil {
+		return "", err
+	}
+	if strings.Contains(out, "io.containerd.snapshotter") {
+		return StoreContainerd, nil
+	}
+	return StoreClassic, nil
 }
 
 // buildxVersion is the version in `docker buildx version`'s answer:

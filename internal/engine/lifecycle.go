@@ -75,6 +75,11 @@ func startContainer(ctx context.Context, s Spec) (*containerEngine, Handle, erro
 	if err := checkVersion(s, c.h.Version); err != nil {
 		return c, c.h, err
 	}
+	if s.Store != "" {
+		if got, err := imageStore(ctx, c); err != nil || got != s.Store {
+			return c, c.h, fmt.Errorf("engine %s: asked for the %s image store, the engine runs %q (%v)", s.Name, s.Store, got, err)
+		}
+	}
 	return c, c.h, nil
 }
 
@@ -89,7 +94,15 @@ func plan(s Spec) (Handle, resources, error) {
 	if err != nil {
 		return Handle{}, resources{}, err
 	}
-	h := Handle{Name: s.Name, Kind: s.Kind, Container: res.Container, Dir: res.Dir, Image: s.Image}
+	switch {
+	case s.Store != "" && s.Kind != Docker:
+		return Handle{}, resources{}, fmt.Errorf("image store %q: only Docker takes one", s.Store)
+	case s.Store != "" && s.Store != StoreContainerd && s.Store != StoreClassic:
+		return Handle{}, resources{}, fmt.Errorf("image store %q: want %s or %s", s.Store, StoreContainerd, StoreClassic)
+	case s.Client != (Client{}) && s.Kind != Docker:
+		return Handle{}, resources{}, errors.New("only Docker takes a client of its own")
+	}
+	h := Handle{Name: s.Name, Kind: s.Kind, Container: res.Container, Dir: res.Dir, Image: s.Image, Client: s.Client}
 	if s.Kind == Docker {
 		if h.Socket, err = socketPath(res.Dir); err != nil {
 			return Handle{}, resources{}, err
@@ -168,6 +181,9 @@ func containerOptions(s Spec, h Handle, res resources, labels map[string]string,
 	}
 	if s.Kind == Podman {
 		return opts
+	}
+	if s.Store != "" {
+		opts = append(opts, testcontainers.WithCmdArgs("--feature", "containerd-snapshotter="+strconv.FormatBool(s.Store == StoreContainerd)))
 	}
 	return append(opts,
 		// All addresses of the engine container's own namespace: its

@@ -18,8 +18,16 @@ type Spec struct {
 	// User runs a host Podman as this unprivileged user (rootless Podman,
 	// its own image store); "" runs it as the caller.
 	User string
+	// Client is the docker CLI and buildx of a Docker engine; zero: the
+	// host's.
+	Client Client
 
 	// The fields below are for engines in containers only.
+
+	// Store is the image store of Docker in a container: "containerd" or
+	// "classic" (dockerd --feature containerd-snapshotter=true|false); ""
+	// leaves the daemon's default. The started engine must report it.
+	Store string
 
 	// Mounts are host folders that must be visible at the same path inside
 	// the engine, read-write: Podman in a container is driven through
@@ -46,6 +54,8 @@ type Handle struct {
 	Host    bool   `json:"host"`
 	// User is the unprivileged user a rootless host Podman runs as.
 	User string `json:"user,omitempty"`
+	// Client drives a Docker engine when it is not the host's CLI.
+	Client Client `json:"client"`
 
 	// Container is the name of the engine's container on the host's Docker
 	// (engines in containers only). Podman's commands run through
@@ -85,11 +95,14 @@ func Start(ctx context.Context, s Spec) (Engine, Handle, error) {
 		}
 		return c, h, err
 	}
-	e, err := HostAs(ctx, s.Kind, s.User)
+	if s.Store != "" {
+		return nil, Handle{}, fmt.Errorf("engine %s: only Docker in a container runs with a declared image store", s.Name)
+	}
+	e, err := hostWith(ctx, s.Kind, s.User, s.Client)
 	if err != nil {
 		return nil, Handle{}, fmt.Errorf("engine %s: %w", s.Name, err)
 	}
-	h := Handle{Name: s.Name, Kind: s.Kind, Version: e.Version(), Host: true, User: s.User}
+	h := Handle{Name: s.Name, Kind: s.Kind, Version: e.Version(), Host: true, User: s.User, Client: s.Client}
 	return e, h, checkVersion(s, e.Version())
 }
 
@@ -97,7 +110,7 @@ func Start(ctx context.Context, s Spec) (Engine, Handle, error) {
 // returns does not own what that process created: its Close does nothing.
 func Connect(ctx context.Context, h Handle) (Engine, error) {
 	if h.Host {
-		return HostAs(ctx, h.Kind, h.User)
+		return hostWith(ctx, h.Kind, h.User, h.Client)
 	}
 	c, err := connectContainer(ctx, h)
 	if err != nil {

@@ -129,5 +129,6 @@ func (m *Matrix) mayNameFound(g string) bool {
 // found at version v, also is: same kind and mode, declared at v.
 func sameHostEngine(declared, found *Engine, v string) bool {
 	return declared != found && declared.Where == Host && found.Where == Host && !declared.AsFound &&
-		declared.Kind == found.Kind && declared.Rootless == found.Rootless && declared.Version == v
+		declared.Kind == found.Kind && declared.Rootless == found.Rootless && declared.Buildx == found.Buildx &&
+		declared.CLI == found.CLI && declared.Version == v
 }

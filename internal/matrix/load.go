@@ -190,7 +190,7 @@ func (m *Matrix) setDefaults() {
 		if e.Name == "" && e.Kind != "" && (e.Version != "" || e.AsFound) {
 			e.Name = e.defaultName(e.EffectiveVersion())
 		}
-		if e.Offline != nil && e.Offline.Package == "" {
+		if e.Offline != nil && e.Offline.Package == "" && e.Offline.Module == "" {
 			switch e.Kind {
 			case Docker:
 				e.Offline.Package = "docker.io"

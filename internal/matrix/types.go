@@ -84,6 +84,19 @@ const (
 //     (bookworm, trixie, forky or sid) and package (default docker.io for
 //     docker, podman for podman) that the offline provisioner installs.
 //   - rootless: run the engine rootless.
+//   - store: Docker in a container only: the image store its daemon runs
+//     with, "containerd" (daemon.json features.containerd-snapshotter,
+//     the default of fresh Docker 29 installs) or "classic" (graph
+//     drivers); unset leaves the daemon's own default.
+//   - buildx: Docker only: the buildx plugin the engine's cells build
+//     with, a release such as v0.38.2 built from the Go module proxy
+//     (github.com/docker/buildx); unset: the host's plugin.
+//   - cli: Docker only: the docker CLI, a docker/cli release such as
+//     v29.8.1 built from the Go module proxy; unset: the host's CLI.
+//
+// The default name appends "-rootless", then "-<store>", then
+// "-buildx-<version>" (without its "v") for what is set:
+// docker-29.8.1-classic, docker-20.10.24-buildx-0.38.2.
 //
 // # version: found
 //
@@ -105,6 +118,9 @@ type Engine struct {
 	Image    string        `yaml:"image,omitempty" json:"image,omitempty"`
 	Offline  *EngineRecipe `yaml:"offline,omitempty" json:"offline,omitempty"`
 	Rootless bool          `yaml:"rootless,omitempty" json:"rootless,omitempty"`
+	Store    ImageStore    `yaml:"store,omitempty" json:"store,omitempty"`
+	Buildx   string        `yaml:"buildx,omitempty" json:"buildx,omitempty"`
+	CLI      string        `yaml:"cli,omitempty" json:"cli,omitempty"`
 
 	// AsFound is "version: found": take the host's engine at whatever
 	// version it runs. Version is then empty.
@@ -146,20 +162,43 @@ func (e *Engine) names() []string {
 	return []string{e.Name}
 }
 
-// defaultName is "<kind>-<version>", with "-rootless" for a rootless engine.
+// defaultName is "<kind>-<version>", with "-rootless" for a rootless
+// engine, "-<store>" for a declared image store and "-buildx-<version>" for
+// a buildx of its own.
 func (e *Engine) defaultName(version string) string {
 	name := string(e.Kind) + "-" + version
 	if e.Rootless {
 		name += "-rootless"
 	}
+	if e.Store != "" {
+		name += "-" + string(e.Store)
+	}
+	if e.Buildx != "" {
+		name += "-buildx-" + strings.TrimPrefix(e.Buildx, "v")
+	}
 	return name
 }
 
+// ImageStore is how a Docker daemon stores images: the containerd image
+// store (snapshotters) or the classic graph drivers.
+type ImageStore string
+
+// Image stores of Docker (docs.docker.com/engine/storage/containerd).
+const (
+	StoreContainerd ImageStore = "containerd"
+	StoreClassic    ImageStore = "classic"
+)
+
 // EngineRecipe is how an engine image is provisioned offline: the Debian
-// suite to install the engine from, and the package.
+// suite to install the engine from, and the package; or, for a Docker that
+// Debian does not carry, the Go module its daemon is built from,
+// "github.com/moby/moby/v2@v2.0.0-beta.24" (Docker 29's daemon; the
+// module's releases/versions.yaml must name the engine's version as the
+// release it was cut for), with containerd and runc from the suite.
 type EngineRecipe struct {
 	Suite   string `yaml:"suite" json:"suite"`
 	Package string `yaml:"package,omitempty" json:"package,omitempty"`
+	Module  string `yaml:"module,omitempty" json:"module,omitempty"`
 }
 
 // DefaultBuildKitModule is the Go module BuildKit is built from offline.

@@ -61,7 +61,7 @@ func (m *Matrix) validate(p *problems, readGoldens bool) {
 	m.validateFixtures(p, readGoldens)
 	m.validateExporters(p)
 	m.incomplete = map[cell.Axis]bool{
-		cell.Engine:   p.dropped("engines", "name", "kind", "version", "rootless") || unnamed(m.Engines, func(e *Engine) string { return e.Name }),
+		cell.Engine:   p.dropped("engines", "name", "kind", "version", "rootless", "store", "buildx") || unnamed(m.Engines, func(e *Engine) string { return e.Name }),
 		cell.BuildKit: p.dropped("buildkits", "name", "version") || unnamed(m.BuildKits, func(b *BuildKit) string { return b.Name }),
 		cell.Fixture:  p.dropped("fixtures", "name") || unnamed(m.Fixtures, func(f *Fixture) string { return f.Name }),
 		cell.Platform: p.dropped("fixtures", "platforms") || len(m.Fixtures) == 0 || slices.Contains(m.Fixtures, nil),
@@ -162,6 +162,42 @@ func (m *Matrix) validateEngines(p *problems) {
 		if e.Image != "" && e.Where == Container {
 			checkEngineImage(p, f+".image", e, versionOK)
 		}
+		checkEngineParts(p, f, e)
+	}
+}
+
+// checkEngineParts checks what only some engines have: an image store,
+// a client of their own, a daemon built from a Go module.
+func checkEngineParts(p *problems, f string, e *Engine) {
+	switch e.Store {
+	case "":
+	case StoreContainerd, StoreClassic:
+		if e.Kind != Docker || e.Where != Container {
+			p.add(f+".store", "only Docker in a container (where: container) runs with a declared image store")
+		}
+	default:
+		p.add(f+".store", "%q: want %s or %s", e.Store, StoreContainerd, StoreClassic)
+	}
+	for _, c := range []struct{ field, v, example string }{{"buildx", e.Buildx, "v0.38.2"}, {"cli", e.CLI, "v29.8.1"}} {
+		switch {
+		case c.v == "":
+		case e.Kind != Docker:
+			p.add(f+"."+c.field, "only Docker engines take a %s of their own", c.field)
+		case !semver.IsValid(c.v) || semver.Prerelease(c.v) != "" || semver.Canonical(c.v) != c.v:
+			p.add(f+"."+c.field, "%q: want a release such as %s", c.v, c.example)
+		}
+	}
+	if e.Offline == nil || e.Offline.Module == "" {
+		return
+	}
+	mod, version, ok := strings.Cut(e.Offline.Module, "@")
+	switch {
+	case e.Kind != Docker:
+		p.add(f+".offline.module", "only Docker's daemon is built from a Go module")
+	case !ok || mod == "" || !semver.IsValid(version):
+		p.add(f+".offline.module", "%q: want module@version, e.g. github.com/moby/moby/v2@v2.0.0-beta.24", e.Offline.Module)
+	case e.Offline.Package != "":
+		p.add(f+".offline.package", "a daemon built from a Go module installs no %s package: set module or package", e.Offline.Package)
 	}
 }
 

@@ -1,12 +1,15 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -31,10 +34,16 @@ const (
 // package from a Debian suite, on a minimal Debian root filesystem of the
 // same suite, plus a layer with the entrypoint, the helpers (repro-runc,
 // repro-registry) and configuration files.
+//
+// A Docker that Debian does not carry has its daemon (dockerd and
+// docker-proxy) built from Module instead of a package, reporting Version,
+// with containerd, runc and iptables from the suite.
 type EngineRecipe struct {
 	Kind    string // docker or podman
 	Suite   string // Debian suite: trixie, forky, ...
 	Package string // Debian package; default docker.io for docker, podman for podman
+	Module  string // Docker only: the daemon's Go module, github.com/moby/moby/v2@v2.0.0-beta.24
+	Version string // with Module: the Docker release it was cut for, 29.8.1
 	// Source is the repro-matrix checkout the helpers are built from;
 	// default: the checkout holding the working directory (or this file).
 	Source string
@@ -45,7 +54,7 @@ type EngineImage struct {
 	Image
 	Kind           string
 	Version        string // the engine's version, from the package: 26.1.5
-	PackageVersion string // the Debian version: 26.1.5+dfsg1-9+deb13u1+b1
+	PackageVersion string // the Debian version: 26.1.5+dfsg1-9+deb13u1+b1; "" when built from a module
 }
 
 // knownEngineSuites maps engine versions to the Debian suite that carries
@@ -63,6 +72,11 @@ func EngineSuite(kind, version string) (string, error) {
 	return "", fmt.Errorf("no Debian suite is known to carry %s %s: name one (offline.suite in matrix.yaml)", kind, version)
 }
 
+// moduleDockerPackages are what a Docker daemon built from its Go module
+// needs from Debian: what the docker.io package depends on, and a static
+// init for `--init` containers (catatonit; forky's tini is dynamic).
+var moduleDockerPackages = []string{"containerd", "runc", "iptables", "catatonit"}
+
 // enginePackages are the packages of an engine image besides the engine's.
 // tini is the init (podman's exec'd commands leave orphans to reap), runc
 // the only runtime that works on a cgroup v1 host (crun refuses hybrid mode),
@@ -78,6 +92,12 @@ func (r *EngineRecipe) defaults() error {
 	}
 	if r.Suite == "" {
 		return fmt.Errorf("engine image %s: no Debian suite", r.Kind)
+	}
+	if r.Module != "" {
+		if r.Kind != "docker" || r.Package != "" || r.Version == "" {
+			return fmt.Errorf("engine image %s from %s: a daemon built from a Go module is Docker's, needs the version it reports and installs no package", r.Kind, r.Module)
+		}
+		return nil
 	}
 	if r.Package == "" {
 		r.Package = map[string]string{"docker": "docker.io", "podman": "podman"}[r.Kind]
@@ -96,9 +116,13 @@ func ProvisionEngine(ctx context.Context, c Cache, r EngineRecipe) (EngineImage,
 		return EngineImage{}, fmt.Errorf("engine image %s/%s: provisioning supports amd64 hosts, this is %s", r.Kind, r.Suite, runtime.GOARCH)
 	}
 	fail := func(err error) (EngineImage, error) {
-		return EngineImage{}, fmt.Errorf("engine image %s from %s: %w", r.Package, r.Suite, err)
+		return EngineImage{}, fmt.Errorf("engine image %s from %s: %w", cmp.Or(r.Package, r.Module), r.Suite, err)
 	}
-	fs := RootFS{Suite: r.Suite, Arch: "amd64", Include: append([]string{r.Package}, enginePackages[r.Kind]...),
+	engine := []string{r.Package}
+	if r.Module != "" {
+		engine = moduleDockerPackages
+	}
+	fs := RootFS{Suite: r.Suite, Arch: "amd64", Include: append(slices.Clone(engine), enginePackages[r.Kind]...),
 		Epoch: imageEpoch.Unix(), Describe: r.Kind + " engine"}
 	rootfs, err := fs.Build(ctx, c)
 	if err != nil {
@@ -113,7 +137,17 @@ func ProvisionEngine(ctx context.Context, c Cache, r EngineRecipe) (EngineImage,
 	if err != nil {
 		return fail(err)
 	}
-	parts := []string{"engine", r.Kind, r.Suite, r.Package, filepath.Base(rootfs)}
+	recipe := "debian:" + r.Suite + " " + r.Package
+	if r.Module != "" {
+		bin, text, err := dockerd(ctx, c, r.Module, r.Version)
+		if err != nil {
+			return fail(err)
+		}
+		recipe = text + " debian:" + r.Suite + " " + strings.Join(moduleDockerPackages, " ")
+		files = append([]file{{filepath.Join(bin, "docker-proxy"), "usr/bin/docker-proxy", 0o755},
+			{filepath.Join(bin, "dockerd"), "usr/bin/dockerd", 0o755}}, files...)
+	}
+	parts := []string{"engine", r.Kind, r.Suite, r.Package, r.Module, r.Version, filepath.Base(rootfs)}
 	for _, f := range files {
 		h, err := fileHash(f.src)
 		if err != nil {
@@ -134,7 +168,7 @@ func ProvisionEngine(ctx context.Context, c Cache, r EngineRecipe) (EngineImage,
 	var img EngineImage
 	err = Produce(meta, func(tmp string) error {
 		var err error
-		if img, err = makeEngineImage(c, r, rootfs, files, k); err != nil {
+		if img, err = makeEngineImage(c, r, recipe, rootfs, files, k); err != nil {
 			return err
 		}
 		b, err := json.Marshal(img)
@@ -172,12 +206,16 @@ func readEngineImage(meta string) (EngineImage, error) {
 }
 
 // makeEngineImage stacks the rootfs and the engine layer into the image.
-func makeEngineImage(c Cache, r EngineRecipe, rootfs string, files []file, k string) (EngineImage, error) {
-	pkgVersion, err := dpkgVersion(rootfs, r.Package)
-	if err != nil {
-		return EngineImage{}, err
+func makeEngineImage(c Cache, r EngineRecipe, recipe, rootfs string, files []file, k string) (EngineImage, error) {
+	version, pkgVersion := r.Version, ""
+	if r.Module == "" {
+		var err error
+		if pkgVersion, err = dpkgVersion(rootfs, r.Package); err != nil {
+			return EngineImage{}, err
+		}
+		version = debianUpstream(pkgVersion)
+		recipe += "=" + pkgVersion
 	}
-	version := debianUpstream(pkgVersion)
 	layer, err := c.Path("layers", "engine-"+r.Kind+"-"+r.Suite+"-"+k+".tar")
 	if err != nil {
 		return EngineImage{}, err
@@ -195,7 +233,7 @@ func makeEngineImage(c Cache, r EngineRecipe, rootfs string, files []file, k str
 		Labels: map[string]string{
 			"org.opencontainers.image.version": version,
 			EngineKindLabel:                    r.Kind,
-			EngineRecipeLabel:                  "debian:" + r.Suite + " " + r.Package + "=" + pkgVersion,
+			EngineRecipeLabel:                  recipe,
 		},
 	}
 	img, err := assemble(EngineRef(r.Kind, version, r.Suite), []string{rootfs, layer}, cfg, imageEpoch, v1.Platform{OS: "linux", Architecture: "amd64"}, out)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -35,8 +36,8 @@ type binaries struct {
 }
 
 // buildBuildKit compiles buildkitd and buildctl at version from the module
-// proxy into the cache. go install refuses BuildKit (its go.mod has exclude
-// directives), so a throwaway module requires it and builds its commands.
+// proxy into the cache, with buildctl-daemonless.sh from the module's
+// examples.
 func buildBuildKit(ctx context.Context, c Cache, module, version string) (binaries, error) {
 	if !semver.IsValid(version) {
 		return binaries{}, fmt.Errorf("buildkit version %q: not a semantic version like v0.19.0", version)
@@ -45,46 +46,27 @@ func buildBuildKit(ctx context.Context, c Cache, module, version string) (binari
 	if err != nil {
 		return binaries{}, err
 	}
-	err = Produce(dst, func(tmp string) error { return compileBuildKit(ctx, tmp, module, version) })
+	prog := goProgram{Module: module, Version: version,
+		Packages: []string{module + "/cmd/buildkitd", module + "/cmd/buildctl"},
+		LDFlags:  "-X " + module + "/version.Version=" + version}
+	err = Produce(dst, func(tmp string) error {
+		if err := prog.build(ctx, tmp); err != nil {
+			return err
+		}
+		modDir, err := moduleDir(ctx, tmp, module)
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(filepath.Join(modDir, "examples", "buildctl-daemonless", "buildctl-daemonless.sh"))
+		if err != nil {
+			return fmt.Errorf("buildctl-daemonless.sh: %w", err)
+		}
+		return os.WriteFile(filepath.Join(tmp, "buildctl-daemonless.sh"), data, 0o755)
+	})
 	if err != nil {
 		return binaries{}, fmt.Errorf("build buildkit %s: %w", version, err)
 	}
-	sum, _ := os.ReadFile(filepath.Join(dst, "src", "go.sum"))
-	return binaries{Dir: dst, Version: version, GoVersion: runtime.Version(), ModuleHash: moduleSum(sum, module, version)}, nil
-}
-
-func compileBuildKit(ctx context.Context, dir, module, version string) error {
-	src := filepath.Join(dir, "src")
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		return err
-	}
-	gomod := "module repro-matrix.local/buildkit\n\ngo 1.22\n\nrequire " + module + " " + version + "\n"
-	tools := "//go:build tools\n\npackage tools\n\nimport (\n\t_ \"" + module + "/cmd/buildctl\"\n\t_ \"" + module + "/cmd/buildkitd\"\n)\n"
-	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte(gomod), 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(src, "tools.go"), []byte(tools), 0o644); err != nil {
-		return err
-	}
-	if out, err := goCmd(ctx, src, "mod", "tidy"); err != nil {
-		return refused(version, out, err)
-	}
-	ldflags := "-s -w -X " + module + "/version.Version=" + version
-	out, err := goCmd(ctx, src, "build", "-trimpath", "-ldflags", ldflags, "-o", dir+"/",
-		module+"/cmd/buildkitd", module+"/cmd/buildctl")
-	if err != nil {
-		return refused(version, out, err)
-	}
-	modDir, err := goCmd(ctx, src, "list", "-m", "-f", "{{.Dir}}", module)
-	if err != nil {
-		return fmt.Errorf("locate module source: %w: %s", err, tail(modDir, 5))
-	}
-	script := filepath.Join(strings.TrimSpace(string(modDir)), "examples", "buildctl-daemonless", "buildctl-daemonless.sh")
-	data, err := os.ReadFile(script)
-	if err != nil {
-		return fmt.Errorf("buildctl-daemonless.sh: %w", err)
-	}
-	return os.WriteFile(filepath.Join(dir, "buildctl-daemonless.sh"), data, 0o755)
+	return binaries{Dir: dst, Version: version, GoVersion: runtime.Version(), ModuleHash: prog.sum(dst)}, nil
 }
 
 // goCmd runs the go command in dir with cgo off and modules from the proxy.
@@ -95,13 +77,23 @@ func goCmd(ctx context.Context, dir string, args ...string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
-// refused turns go command output into an error that names the version and,
-// when the proxy refused one, the module.
-func refused(version string, out []byte, err error) error {
+// refused turns go command output into an error that names the module and
+// version being built and, when the proxy refused one, the module it needs.
+func refused(module, version string, out []byte, err error) error {
 	if m := refusedRe.FindSubmatch(out); m != nil {
-		return fmt.Errorf("buildkit %s needs %s@%s: %w: %s", version, m[1], m[2], ErrModuleRefused, m[3])
+		return fmt.Errorf("%s %s needs %s@%s: %w: %s", shortName(module), version, m[1], m[2], ErrModuleRefused, m[3])
 	}
 	return fmt.Errorf("go: %w\n%s", err, tail(out, 15))
+}
+
+// shortName is a module's last path element before any major-version
+// suffix: github.com/moby/moby/v2 -> moby, github.com/moby/buildkit -> buildkit.
+func shortName(module string) string {
+	dir, last := path.Split(module)
+	if len(last) > 1 && last[0] == 'v' && strings.Trim(last[1:], "0123456789") == "" {
+		return path.Base(dir)
+	}
+	return last
 }
 
 // moduleSum returns the go.sum hash of module at version.

@@ -17,7 +17,7 @@ go: repro-matrix.local/buildkit imports
 	github.com/tonistiigi/go-actions-cache: github.com/tonistiigi/go-actions-cache@v0.0.0-20250219102945-1a5174abd055: reading https://goproxy.example/github.com/tonistiigi/go-actions-cache/@v/v0.0.0-20250219102945-1a5174abd055.zip: 403 Forbidden
 	server response: This module version is not available.
 `)
-	err := refused("v0.20.0", out, errors.New("exit status 1"))
+	err := refused(BuildKitModule, "v0.20.0", out, errors.New("exit status 1"))
 	if !errors.Is(err, ErrModuleRefused) {
 		t.Fatalf("err %v is not ErrModuleRefused", err)
 	}
@@ -26,7 +26,7 @@ go: repro-matrix.local/buildkit imports
 			t.Errorf("error %q does not name %q", err, want)
 		}
 	}
-	other := refused("v0.19.0", []byte("compile error: x.go:1: syntax error"), errors.New("exit status 2"))
+	other := refused(BuildKitModule, "v0.19.0", []byte("compile error: x.go:1: syntax error"), errors.New("exit status 2"))
 	if errors.Is(other, ErrModuleRefused) || !strings.Contains(other.Error(), "syntax error") {
 		t.Errorf("a build failure reads as %v", other)
 	}

@@ -316,7 +316,7 @@ func buildKitRequest(bk *matrix.BuildKit, cache provision.Cache, what string) im
 func (p *Prepared) engineImage(ctx context.Context, me *matrix.Engine, what string) (images.Image, error) {
 	recipe := provision.EngineRecipe{Kind: string(me.Kind)}
 	if me.Offline != nil {
-		recipe.Suite, recipe.Package = me.Offline.Suite, me.Offline.Package
+		recipe.Suite, recipe.Package, recipe.Module = me.Offline.Suite, me.Offline.Package, me.Offline.Module
 	}
 	if recipe.Suite == "" {
 		var err error
@@ -325,6 +325,10 @@ func (p *Prepared) engineImage(ctx context.Context, me *matrix.Engine, what stri
 		}
 	}
 	text := "debian " + recipe.Suite + " " + cmp.Or(recipe.Package, string(me.Kind))
+	if recipe.Module != "" {
+		recipe.Version = me.Version
+		text = "go " + recipe.Module + " (dockerd " + me.Version + "), debian " + recipe.Suite + " containerd runc"
+	}
 	if p.src.Online && me.Image != "" {
 		text += " (online too: the pin " + me.Image + " lacks repro-matrix's engine entrypoint)"
 	}
@@ -340,7 +344,7 @@ func (p *Prepared) engineImage(ctx context.Context, me *matrix.Engine, what stri
 	if err != nil {
 		return images.Image{}, err
 	}
-	if me.Version != "" && !engine.VersionMatches(me.Version, made.Version) {
+	if me.Version != "" && made.Version != "" && !engine.VersionMatches(me.Version, made.Version) {
 		return images.Image{}, fmt.Errorf("matrix.yaml declares %s %s, Debian %s carries %s (%s)", me.Kind, me.Version, recipe.Suite, made.Version, made.PackageVersion)
 	}
 	host, err := engine.Host(ctx, engine.Docker)
@@ -369,6 +373,11 @@ func (p *Prepared) startEngines(ctx context.Context, m *matrix.Matrix, cells []m
 		spec := engine.Spec{Name: me.Name, Kind: engine.Kind(me.Kind), Version: me.Version,
 			InContainer: me.Where == matrix.Container, RunID: p.Shared.RunID, Dir: p.Shared.WorkDir,
 			Mounts: []string{p.Shared.WorkDir, m.Dir}, Log: p.log.W}
+		var err error
+		if spec.Client, err = p.client(ctx, me, what); err != nil {
+			return err
+		}
+		spec.Store = string(me.Store)
 		if me.Rootless {
 			if me.Kind != matrix.EngineKind(engine.Podman) || spec.InContainer {
 				return fmt.Errorf("engine %s: only the host's Podman runs rootless here", me.Name)
@@ -394,6 +403,32 @@ func (p *Prepared) startEngines(ctx context.Context, m *matrix.Matrix, cells []m
 		p.Shared.Engines[me.Name] = h
 	}
 	return nil
+}
+
+// client builds the docker CLI and buildx plugin that an engine declares
+// (matrix.yaml's cli and buildx) from the Go module proxy; zero when it
+// declares neither.
+func (p *Prepared) client(ctx context.Context, me *matrix.Engine, what string) (engine.Client, error) {
+	var c engine.Client
+	if me.CLI != "" {
+		done := p.log.Step(what + ": docker CLI " + me.CLI + " from the Go module proxy")
+		path, err := provision.DockerCLI(ctx, p.src.Cache, me.CLI)
+		if err := done(err); err != nil {
+			return c, err
+		}
+		c.Docker = path
+	}
+	if me.Buildx != "" {
+		done := p.log.Step(what + ": buildx " + me.Buildx + " from the Go module proxy")
+		path, err := provision.Buildx(ctx, p.src.Cache, me.Buildx)
+		if err == nil {
+			c.Config, err = provision.ClientConfig(p.src.Cache, path)
+		}
+		if err := done(err); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
 }
 
 // baseKeys are the base images the cells need, sorted.

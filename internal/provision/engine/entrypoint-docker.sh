@@ -5,6 +5,13 @@ if needs_capfilter; then
   say "capability bounding set lacks $(missing_caps): default runtime repro-runc"
   args+=(--add-runtime "repro-runc=$LIBEXEC/repro-runc" --default-runtime repro-runc)
 fi
+# A dockerd built from its Go module comes without docker-init. buildx's
+# builders run with --init, which bind-mounts it into containers of any
+# libc, so it must be static: catatonit is (the init Podman uses), forky's
+# tini is not.
+if ! command -v docker-init >/dev/null && command -v catatonit >/dev/null; then
+  args+=(--init-path "$(command -v catatonit)")
+fi
 registry=()
 if [ -n "${REPRO_REGISTRY_ADDR:-}" ]; then
   registry=("$LIBEXEC/repro-registry" -addr "$REPRO_REGISTRY_ADDR" -dir /var/lib/repro-registry)

@@ -1,0 +1,59 @@
+//go:build e2e
+
+package suites_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/repro-matrix/repro-matrix/internal/report"
+)
+
+// TestVersionsNext runs the scratch-copy fixture under Docker 29 (its
+// daemon, CLI and buildx built from the Go module proxy) in the containerd
+// and the classic image store, and under the host's Docker driven by the
+// newest buildx: every cell must build its golden digest, and each cell's
+// environment must name the image store and buildx it ran with.
+func TestVersionsNext(t *testing.T) {
+	reports, out, ok := runSuite(t, "../testdata/next.yaml", "versions-next")
+	if !ok {
+		t.Fatalf("run failed:\n%s", tail(out))
+	}
+	run := readRun(t, reports)
+	want := map[string]map[string]string{
+		"docker-29.8.1":                 {"engine_version": "29.8.1", "image_store": "containerd", "buildx_version": "v0.37.1", "where": "container"},
+		"docker-29.8.1-classic":         {"engine_version": "29.8.1", "image_store": "classic", "buildx_version": "v0.37.1", "where": "container"},
+		"docker-20.10.24-buildx-0.38.2": {"engine_version": "20.10.24", "image_store": "classic", "buildx_version": "v0.38.2"},
+	}
+	seen := map[string]int{}
+	for _, r := range run.Results {
+		seen[r.Axes.Engine]++
+		if r.Error != "" || r.Digest == "" || r.Golden == "" || r.Digest != r.Golden {
+			t.Errorf("cell %s: digest %q, golden %q, error %q", r.Name, r.Digest, r.Golden, r.Error)
+		}
+		for k, v := range want[r.Axes.Engine] {
+			if r.Env[k] != v {
+				t.Errorf("cell %s: environment %s = %q, want %q", r.Name, k, r.Env[k], v)
+			}
+		}
+		if strings.HasPrefix(r.Axes.Engine, "docker-29") && !strings.Contains(r.Env["os"], "forky") {
+			t.Errorf("cell %s: engine os %q, want Debian forky (containerd and runc from it)", r.Name, r.Env["os"])
+		}
+	}
+	for e := range want {
+		if seen[e] != 2 {
+			t.Errorf("engine %s: %d cells, want 2 (docker and oci exporters)", e, seen[e])
+		}
+	}
+	for _, g := range run.Verdicts.Groups {
+		if g.State != report.GroupAgree {
+			t.Errorf("group %s: %s, want agree", g.Key, g.State)
+		}
+	}
+	if len(run.Verdicts.Groups) != 2 {
+		t.Errorf("want 2 groups, got %d", len(run.Verdicts.Groups))
+	}
+	if left := leftovers(); len(left) > 0 {
+		t.Errorf("left behind after the run: %v", left)
+	}
+}
