@@ -126,8 +126,8 @@ func hostEngines(ctx context.Context, t *testing.T) []engine.Engine {
 
 // debianBase provisions the Debian base image and serves it from a
 // loopback registry for the duration of the test.
-func debianBase(ctx context.Context, t *testing.T, cache provision.Cache) string {
-	img, err := provision.DebianBase(ctx, cache, "bookworm", "amd64")
+func debianBase(ctx context.Context, t *testing.T, cache provision.Cache, packages ...string) string {
+	img, err := provision.DebianBase(ctx, cache, "bookworm", "amd64", packages...)
 	if err != nil {
 		t.Fatalf("provision debian: %v", err)
 	}
@@ -136,7 +136,7 @@ func debianBase(ctx context.Context, t *testing.T, cache provision.Cache) string
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { reg.Close() })
-	ref, err := reg.PushTarball(ctx, img.Tarball, "library/debian", "bookworm")
+	ref, err := reg.PushTarball(ctx, img.Tarball, "library/debian", strings.Join(append([]string{"bookworm"}, packages...), "-"))
 	if err != nil {
 		t.Fatal(err)
 	}

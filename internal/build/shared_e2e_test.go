@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,8 +24,18 @@ import (
 type sharedRun struct {
 	builders map[engine.Kind]build.Builder
 	engines  map[engine.Kind]engine.Engine
-	base     string
-	out      string // folder for tarballs, seen by the Podman builder
+	cache    provision.Cache
+	bases    map[string]string // bookworm with a fixture's base packages -> its reference
+	out      string            // folder for tarballs, seen by the Podman builder
+}
+
+// base is the reference of a fixture's bookworm base, made on first use.
+func (r *sharedRun) base(ctx context.Context, t *testing.T, f *matrix.Fixture) string {
+	k := strings.Join(f.Base.Packages, ",")
+	if r.bases[k] == "" {
+		r.bases[k] = debianBase(ctx, t, r.cache, f.Base.Packages...)
+	}
+	return r.bases[k]
 }
 
 func startShared(ctx context.Context, t *testing.T) *sharedRun {
@@ -34,7 +45,7 @@ func startShared(ctx context.Context, t *testing.T) *sharedRun {
 		t.Fatalf("provision buildkit: %v", err)
 	}
 	r := &sharedRun{builders: map[engine.Kind]build.Builder{}, engines: map[engine.Kind]engine.Engine{},
-		base: debianBase(ctx, t, cache), out: t.TempDir()}
+		cache: cache, bases: map[string]string{}, out: t.TempDir()}
 	for _, e := range hostEngines(ctx, t) {
 		if err := engine.Load(ctx, e, bk.Ref, bk.ID.String(), bk.Tarball); err != nil {
 			t.Fatal(err)
@@ -61,7 +72,7 @@ func (r *sharedRun) build(ctx context.Context, t *testing.T, k engine.Kind, f *m
 		o.BuildArgs = append(o.BuildArgs, key+"="+v)
 	}
 	if f.Base != nil {
-		o.BuildArgs = append(o.BuildArgs, matrix.BaseImageArg+"="+r.base)
+		o.BuildArgs = append(o.BuildArgs, matrix.BaseImageArg+"="+r.base(ctx, t, f))
 	}
 	dir, err := os.MkdirTemp(r.out, "build-")
 	if err != nil {
@@ -169,7 +180,7 @@ func TestRootlessPodmanBuildsTheGoldenDigests(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(out) })
 	os.Chmod(out, 0o777)
 	r := &sharedRun{builders: map[engine.Kind]build.Builder{}, engines: map[engine.Kind]engine.Engine{engine.Podman: e},
-		base: debianBase(ctx, t, cache), out: out}
+		cache: cache, bases: map[string]string{}, out: out}
 	b := build.Builder{Name: fmt.Sprintf("repro-matrix-e2e-rootless-%d", time.Now().UnixNano()), Runtime: engine.Podman,
 		BuildKitImage: bk.Ref, HostNetwork: true, Mounts: []string{repoRoot(t), out}}
 	t.Cleanup(func() { b.Remove(context.Background(), e) })

@@ -365,9 +365,13 @@ const BaseImageArg = "BASE_IMAGE"
 //   - image: optional; an upstream image pinned by digest, e.g.
 //     "debian:bookworm-slim@sha256:<64 hex>", that online runs may use
 //     instead. Without it every run builds on the provisioned base.
+//   - packages: optional; Debian packages the provisioned base also holds
+//     (python3), installed by mmdebstrap with the base's SOURCE_DATE_EPOCH.
+//     Not with image: an upstream image would lack them.
 type FixtureBase struct {
-	Suite string `yaml:"suite" json:"suite"`
-	Image string `yaml:"image,omitempty" json:"image,omitempty"`
+	Suite    string   `yaml:"suite" json:"suite"`
+	Image    string   `yaml:"image,omitempty" json:"image,omitempty"`
+	Packages []string `yaml:"packages,omitempty" json:"packages,omitempty"`
 }
 
 // Epoch is the fixture's SOURCE_DATE_EPOCH: sourceDateEpoch, or datetime

@@ -510,6 +510,11 @@ func readDockerfileHead(file string) []byte {
 	return data
 }
 
+// debianPackageRE is a Debian package name: lower case letters, digits,
+// "+", "-" and ".", at least two characters, starting with a letter or
+// digit (Debian Policy 5.6.1).
+var debianPackageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
+
 func checkFixtureBase(p *problems, f string, fx *Fixture) {
 	if fx.Base == nil {
 		if data := readDockerfileHead(fx.Dockerfile); baseImageArgRE.Match(data) {
@@ -522,6 +527,14 @@ func checkFixtureBase(p *problems, f string, fx *Fixture) {
 		p.add(f+".base.suite", "required (one of %s)", strings.Join(debianSuites, ", "))
 	case !slices.Contains(debianSuites, fx.Base.Suite):
 		p.add(f+".base.suite", "%q: want one of %s", fx.Base.Suite, strings.Join(debianSuites, ", "))
+	}
+	for i, pkg := range fx.Base.Packages {
+		if !debianPackageRE.MatchString(pkg) {
+			p.add(fmt.Sprintf("%s.base.packages[%d]", f, i), "%q: not a Debian package name (Debian Policy 5.6.1)", pkg)
+		}
+	}
+	if len(fx.Base.Packages) > 0 && fx.Base.Image != "" {
+		p.add(f+".base.image", "an upstream image lacks the packages: set image or packages")
 	}
 	if fx.Base.Image != "" {
 		ref, err := ParseImageRef(fx.Base.Image)

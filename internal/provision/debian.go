@@ -3,6 +3,8 @@ package provision
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -11,10 +13,13 @@ import (
 const DebianRepo = "localhost/repro-matrix/debian"
 
 // DebianBase provisions a minimal Debian image of suite for a Debian
-// architecture (amd64, arm64), made reproducibly from Debian's archive: the
-// same packages give the same digest.
-func DebianBase(ctx context.Context, c Cache, suite, arch string) (Image, error) {
-	fs := RootFS{Suite: suite, Arch: arch, Epoch: imageEpoch.Unix(), Describe: "debian base"}
+// architecture (amd64, arm64), with packages besides the minimal set, made
+// reproducibly from Debian's archive: the same packages give the same
+// digest. Its tag is DebianRepo:suite[-arch], with the packages' names
+// between them when there are some.
+func DebianBase(ctx context.Context, c Cache, suite, arch string, packages ...string) (Image, error) {
+	packages = slices.Sorted(slices.Values(packages))
+	fs := RootFS{Suite: suite, Arch: arch, Include: packages, Epoch: imageEpoch.Unix(), Describe: "debian base"}
 	rootfs, err := fs.Build(ctx, c)
 	if err != nil {
 		return Image{}, fmt.Errorf("debian base %s/%s: %w", suite, arch, err)
@@ -28,6 +33,9 @@ func DebianBase(ctx context.Context, c Cache, suite, arch string) (Image, error)
 		Cmd: []string{"bash"},
 	}
 	tag := DebianRepo + ":" + suite
+	for _, p := range packages {
+		tag += "-" + strings.NewReplacer("+", "p", ".", "_").Replace(p)
+	}
 	if arch != "amd64" {
 		tag += "-" + arch
 	}

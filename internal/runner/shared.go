@@ -192,6 +192,13 @@ func (p *Prepared) baseImages(ctx context.Context, cells []matrix.Cell) error {
 		if len(parts) == 3 {
 			pin = parts[2]
 		}
+		suite, pkgList, _ := strings.Cut(suite, "+")
+		var packages []string
+		tag := suite
+		if pkgList != "" {
+			packages = strings.Split(pkgList, ",")
+			tag += "-" + shortHash(pkgList)
+		}
 		osName, arch, _ := strings.Cut(platform, "/")
 		if osName != "linux" {
 			return fmt.Errorf("platform %s: only linux platforms have base images", platform)
@@ -200,15 +207,15 @@ func (p *Prepared) baseImages(ctx context.Context, cells []matrix.Cell) error {
 		img, err := p.src.Get(ctx, images.Request{
 			What: fmt.Sprintf("base %d/%d Debian %s for %s", i+1, len(keys), suite, platform),
 			Pin:  pin, Platform: platform,
-			RecipeText: "debian " + suite + " " + arch + " (mmdebstrap)",
+			RecipeText: strings.TrimSpace("debian " + suite + " " + arch + " (mmdebstrap) " + strings.Join(packages, " ")),
 			Recipe: func(ctx context.Context) (provision.Image, error) {
-				return provision.DebianBase(ctx, p.src.Cache, suite, arch)
+				return provision.DebianBase(ctx, p.src.Cache, suite, arch, packages...)
 			},
 		})
 		if err != nil {
 			return err
 		}
-		ref, err := p.registry.PushTarball(ctx, img.Tarball, "library/debian", suite+"-"+arch)
+		ref, err := p.registry.PushTarball(ctx, img.Tarball, "library/debian", tag+"-"+arch)
 		if err != nil {
 			return err
 		}
@@ -241,15 +248,19 @@ func (p *Prepared) pushToEngines(ctx context.Context) error {
 	return nil
 }
 
-// baseKey names the base image of a cell, "SUITE PLATFORM[ PIN]", "" when
-// its fixture has none: fixtures of one suite share their base unless one
-// pins an upstream image for online runs.
+// baseKey names the base image of a cell, "SUITE[+PACKAGE,...] PLATFORM[ PIN]",
+// "" when its fixture has none: fixtures of one suite share their base
+// unless one adds packages, or pins an upstream image for online runs.
 func baseKey(c matrix.Cell) string {
 	b := c.Fixture.Base
 	if b == nil {
 		return ""
 	}
-	return strings.TrimSpace(b.Suite + " " + c.Platform + " " + b.Image)
+	suite := b.Suite
+	if len(b.Packages) > 0 {
+		suite += "+" + strings.Join(slices.Sorted(slices.Values(b.Packages)), ",")
+	}
+	return strings.TrimSpace(suite + " " + c.Platform + " " + b.Image)
 }
 
 // buildKitImages obtains each BuildKit of the cells and loads it into each
