@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/repro-matrix/repro-matrix/internal/matrix"
 	"github.com/repro-matrix/repro-matrix/internal/report"
 )
 
@@ -55,5 +56,40 @@ func TestVersionsNext(t *testing.T) {
 	}
 	if left := leftovers(); len(left) > 0 {
 		t.Errorf("left behind after the run: %v", left)
+	}
+}
+
+// TestPlatformSetIsOneIndex runs the two-platform-index fixture, whose
+// platform is the set linux/amd64,linux/arm64, under Docker 29 and the
+// host's Podman: one cell per engine with the oci exporter (the docker
+// exporters write no index and are left out), each building the golden
+// digest recorded for the set, the image index's.
+func TestPlatformSetIsOneIndex(t *testing.T) {
+	reports, out, ok := runSuite(t, "../testdata/next.yaml", "index")
+	if !ok {
+		t.Fatalf("run failed:\n%s", tail(out))
+	}
+	m, err := matrix.Load("testdata/next.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, ok := m.Fixtures[1].Golden("linux/amd64,linux/arm64", "oci")
+	if !ok {
+		t.Fatal("fixtures/two-platform-index/golden.yaml has no digest for linux/amd64,linux/arm64/oci")
+	}
+	run := readRun(t, reports)
+	if len(run.Results) != 2 {
+		t.Fatalf("want 2 cells (oci exporter, two engines), got %d", len(run.Results))
+	}
+	for _, r := range run.Results {
+		if r.Axes.Platform != "linux-amd64+linux-arm64" || r.Axes.Exporter != "oci" {
+			t.Errorf("cell %s: platform %q, exporter %q", r.Name, r.Axes.Platform, r.Axes.Exporter)
+		}
+		if r.Error != "" || r.Digest != string(golden) || r.Golden != string(golden) {
+			t.Errorf("cell %s: digest %q, golden %q (file: %s), error %q", r.Name, r.Digest, r.Golden, golden, r.Error)
+		}
+	}
+	if len(run.Verdicts.Groups) != 1 || run.Verdicts.Groups[0].State != report.GroupAgree {
+		t.Errorf("want one agreeing group, got %+v", run.Verdicts.Groups)
 	}
 }

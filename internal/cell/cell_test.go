@@ -270,3 +270,40 @@ func TestVersionRangeOverlaps(t *testing.T) {
 		}
 	}
 }
+
+func TestPlatformSets(t *testing.T) {
+	set := "linux/amd64,linux/arm64"
+	ps, err := ParsePlatforms(set)
+	if err != nil || len(ps) != 2 || ps[1].Architecture != "arm64" {
+		t.Fatalf("ParsePlatforms(%q) = %v, %v", set, ps, err)
+	}
+	if got := Slug(set); got != "linux-amd64+linux-arm64" {
+		t.Errorf("Slug = %q", got)
+	}
+	if got := Unslug(Slug(set)); got != set {
+		t.Errorf("Unslug(Slug) = %q", got)
+	}
+	if !IsSet(set) || !IsSet(Slug(set)) || IsSet("linux/arm64") {
+		t.Error("IsSet")
+	}
+	if ps, err := ParsePlatforms("linux/arm64"); err != nil || len(ps) != 1 {
+		t.Errorf("one platform: %v, %v", ps, err)
+	}
+	for s, want := range map[string]string{
+		"linux/amd64,linux/amd64": "linux/amd64 twice",
+		"linux/amd64,":            "malformed platform",
+		"linux/amd64,linux/amd46": `unknown architecture "amd46"`,
+	} {
+		if _, err := ParsePlatforms(s); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParsePlatforms(%q) = %v, want an error with %q", s, err, want)
+		}
+	}
+	k := GoldenKey(Slug(set), "oci")
+	if p, e := SplitGoldenKey(k); p != set || e != "oci" {
+		t.Errorf("golden key %q splits into %q, %q", k, p, e)
+	}
+	c, err := ParseKey("fixture=index/platform=" + Slug(set) + "/exporter=oci")
+	if err != nil || c.Platform != Slug(set) {
+		t.Errorf("ParseKey: %+v, %v", c, err)
+	}
+}

@@ -46,14 +46,43 @@ func ParsePlatform(s string) (specs.Platform, error) {
 	return p, nil
 }
 
+// ParsePlatforms reads a platform or a platform set: platforms joined by
+// ",", as BuildKit's --platform takes them ("linux/amd64,linux/arm64": one
+// build for both, exported as one image index). Each is checked by
+// ParsePlatform; a set needs two or more distinct platforms.
+func ParsePlatforms(s string) ([]specs.Platform, error) {
+	parts := strings.Split(s, ",")
+	var out []specs.Platform
+	for i, part := range parts {
+		p, err := ParsePlatform(part)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(parts[:i], part) {
+			return nil, fmt.Errorf("platform set %q: %s twice", s, part)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// IsSet reports whether platform (either spelling) is a platform set.
+func IsSet(platform string) bool { return strings.ContainsAny(platform, ",+") }
+
 // Slug is a platform as cell names and Ginkgo labels spell it, "/" replaced
-// by "-": "linux/arm/v7" becomes "linux-arm-v7". A slug stays as it is.
-func Slug(platform string) string { return strings.ReplaceAll(platform, "/", "-") }
+// by "-" and a set's "," by "+" (Ginkgo labels cannot hold "/" or ","):
+// "linux/arm/v7" becomes "linux-arm-v7", "linux/amd64,linux/arm64"
+// becomes "linux-amd64+linux-arm64". A slug stays as it is.
+func Slug(platform string) string {
+	return strings.NewReplacer("/", "-", ",", "+").Replace(platform)
+}
 
 // Unslug is a platform in its slash form, as matrix.yaml, golden.yaml and
 // BuildKit spell it: "linux-arm-v7" becomes "linux/arm/v7". No operating
-// system, architecture or variant holds a "-", so Unslug undoes Slug.
-func Unslug(platform string) string { return strings.ReplaceAll(platform, "-", "/") }
+// system, architecture or variant holds a "-" or "+", so Unslug undoes Slug.
+func Unslug(platform string) string {
+	return strings.NewReplacer("-", "/", "+", ",").Replace(platform)
+}
 
 // normalSlug is the slug of platform (either spelling) as containerd
 // normalizes it ("linux-arm64-v8" and "linux/arm64" give "linux-arm64"), or

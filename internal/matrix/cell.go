@@ -191,7 +191,7 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 
 	known := m.platforms()
 	for i, pl := range p.Platforms {
-		if _, err := cell.ParsePlatform(pl); err != nil {
+		if _, err := cell.ParsePlatforms(pl); err != nil {
 			errs = append(errs, selError{list: "platforms", index: i, msg: err.Error()})
 		} else if !slices.Contains(known, pl) && !m.incomplete[cell.Platform] {
 			errs = append(errs, selError{list: "platforms", index: i, msg: fmt.Sprintf("no fixture is built for %s (fixtures' platforms: %s)", pl, strings.Join(known, ", "))})
@@ -222,6 +222,9 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 				for _, bk := range m.BuildKits {
 					for _, ex := range m.Exporters {
 						if en == nil || bk == nil || ex == nil {
+							continue
+						}
+						if !exports(ex, pl) {
 							continue
 						}
 						c := Cell{Fixture: f, Platform: pl, Engine: en, BuildKit: bk, Exporter: ex}
@@ -306,6 +309,14 @@ func selectEntries[T comparable](entries []T, list []string, noun string, name f
 	return selected, errs
 }
 
+// exports reports whether exporter ex can write a build for platform: a
+// platform set needs an image index, which BuildKit's docker exporter does
+// not write ("docker exporter does not currently support exporting
+// manifest lists", exporter/oci in moby/buildkit).
+func exports(ex *Exporter, platform string) bool {
+	return !cell.IsSet(platform) || ex.Type != DockerExporter
+}
+
 // platforms lists every fixture platform once, in order of appearance.
 func (m *Matrix) platforms() []string {
 	var out []string
@@ -314,7 +325,7 @@ func (m *Matrix) platforms() []string {
 			continue
 		}
 		for _, p := range f.Platforms {
-			if _, err := cell.ParsePlatform(p); err == nil && !slices.Contains(out, p) {
+			if _, err := cell.ParsePlatforms(p); err == nil && !slices.Contains(out, p) {
 				out = append(out, p)
 			}
 		}
@@ -421,7 +432,7 @@ func (m *Matrix) Cell(name string) (Cell, error) {
 							continue
 						}
 						c := Cell{Fixture: f, Platform: pl, Engine: en, BuildKit: bk, Exporter: ex}
-						if c.Name() == want.Name() {
+						if c.Name() == want.Name() && exports(ex, pl) {
 							c.Vary = unionVary(f.Vary)
 							return c, nil
 						}

@@ -25,7 +25,7 @@ func checkGoldenKey(key string) error {
 	if platform == "" || !nameRE.MatchString(exporter) {
 		return fmt.Errorf("key %q: want <platform>/<exporter>, e.g. linux/amd64/docker", key)
 	}
-	if _, err := cell.ParsePlatform(platform); err != nil {
+	if _, err := cell.ParsePlatforms(platform); err != nil {
 		return fmt.Errorf("key %q: %w", key, err)
 	}
 	return nil

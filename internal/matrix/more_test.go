@@ -153,3 +153,77 @@ profiles:
 		})
 	}
 }
+
+// TestPlatformSetCells: a platform set is one cell per oci exporter (the
+// docker exporter writes no index), named with "+", holding a golden of
+// its own; a set with a base is refused.
+func TestPlatformSetCells(t *testing.T) {
+	dir := t.TempDir()
+	fx := filepath.Join(dir, "f")
+	if err := os.MkdirAll(fx, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(fx, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	golden := "linux/amd64,linux/arm64/oci: sha256:" + strings.Repeat("a", 64) + "\n"
+	if err := os.WriteFile(filepath.Join(fx, "golden.yaml"), []byte(golden), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := `engines:
+  - {kind: docker, version: 20.10.24}
+buildkits:
+  - {version: v0.19.0, pinned: true, image: "moby/buildkit:v0.19.0@sha256:14aa1b4dd92ea0a4cd03a54d0c6079046ea98cd0c0ae6176bdd7036ba370cbbe"}
+fixtures:
+  - {name: f, dir: f, platforms: [linux/amd64, "linux/amd64,linux/arm64"], sourceDateEpoch: 0}
+exporters:
+  - {name: docker, type: docker}
+  - {name: oci, type: oci}
+profiles:
+  all: {}
+  sets: {platforms: ["linux/amd64,linux/arm64"]}
+`
+	file := filepath.Join(dir, "matrix.yaml")
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(file, WithNow(testNow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, err := m.Expand("all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"fixture=f/platform=linux-amd64/engine=docker-20.10.24/buildkit=v0.19.0/exporter=docker",
+		"fixture=f/platform=linux-amd64/engine=docker-20.10.24/buildkit=v0.19.0/exporter=oci",
+		"fixture=f/platform=linux-amd64+linux-arm64/engine=docker-20.10.24/buildkit=v0.19.0/exporter=oci",
+	}
+	got := names(cells)
+	slices.Sort(got)
+	set := want[2]
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("cells:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if sets, err := m.Expand("sets"); err != nil || len(sets) != 1 || sets[0].Platform != "linux/amd64,linux/arm64" {
+		t.Errorf("profile sets: %v, %v", names(sets), err)
+	}
+	if g, ok := m.Fixtures[0].Golden("linux/amd64,linux/arm64", "oci"); !ok || !strings.HasSuffix(string(g), "aaaa") {
+		t.Errorf("the set's golden: %q, %v", g, ok)
+	}
+	if _, err := m.Cell(set[:strings.LastIndex(set, "=")+1] + "docker"); err == nil {
+		t.Error("Cell gave a platform set with the docker exporter")
+	}
+
+	based := strings.Replace(text, "sourceDateEpoch: 0}", "sourceDateEpoch: 0, base: {suite: bookworm}}", 1)
+	if err := os.WriteFile(file, []byte(based), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(file, WithNow(testNow))
+	verrs := validationErrors(t, err)
+	if f := verrs.Fields(); !slices.Equal(f, []string{"fixtures[0].platforms[1]"}) || !strings.Contains(verrs[0].Msg, "builds FROM scratch") {
+		t.Errorf("a set with a base: %v", err)
+	}
+}

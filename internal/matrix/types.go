@@ -319,7 +319,14 @@ func (b *BuildKit) Rootless() bool {
 //   - dockerfile: the Dockerfile, relative to dir (made absolute by Load);
 //     defaults to "Dockerfile".
 //   - platforms: "os/arch[/variant]" (linux/amd64, linux/arm64, ...);
-//     defaults to [linux/amd64].
+//     defaults to [linux/amd64]. An entry may be a platform set,
+//     "linux/amd64,linux/arm64": one build for every platform of it
+//     (BuildKit's --platform), exported as one image index whose digest is
+//     the cell's (as repro-build 2.0 checks a multi-platform build). Cells
+//     name it linux-amd64+linux-arm64. A set builds FROM scratch (no base),
+//     and only with oci exporters: BuildKit's docker exporter writes no
+//     index ("docker exporter does not currently support exporting
+//     manifest lists"), so the expansion leaves those cells out.
 //   - buildArgs: build arguments; SOURCE_DATE_EPOCH is not one of them.
 //   - sourceDateEpoch (seconds, >= 0) or datetime (an ISO 8601 date or
 //     date-time, e.g. "2025-01-01" or "2025-01-01T00:00:00Z"; UTC when it has

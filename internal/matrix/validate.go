@@ -390,10 +390,13 @@ func checkFixturePlatforms(p *problems, f string, fx *Fixture) bool {
 	ok, seen := true, map[string]bool{}
 	for j, pl := range fx.Platforms {
 		pf := fmt.Sprintf("%s.platforms[%d]", f, j)
-		if _, err := cell.ParsePlatform(pl); err != nil {
+		if _, err := cell.ParsePlatforms(pl); err != nil {
 			p.add(pf, "%v", err)
 			ok = false
 			continue
+		}
+		if cell.IsSet(pl) && fx.Base != nil {
+			p.add(pf, "platform set %s: a set builds FROM scratch here (a base would have to be an index of every platform); drop base or the set", pl)
 		}
 		if seen[pl] {
 			p.add(pf, "duplicate platform %s", pl)

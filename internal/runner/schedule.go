@@ -81,8 +81,8 @@ func estimate(cells []matrix.Cell, took map[string]time.Duration, checked map[st
 		if c.Engine.Where == matrix.Container {
 			d += d / 2
 		}
-		if !strings.HasPrefix(c.Platform, "linux/"+runtime.GOARCH) {
-			d *= 3 // emulated
+		if emulated(c.Platform) {
+			d *= 3
 		}
 		if checked[c.Name()] {
 			d *= time.Duration(2 + len(c.Vary)) // its self-check and variations
@@ -94,4 +94,15 @@ func estimate(cells []matrix.Cell, took map[string]time.Duration, checked map[st
 		sum += d
 	}
 	return sum
+}
+
+// emulated reports whether a platform, or one of a platform set's, is not
+// the host's: its RUN steps run under qemu-user-static.
+func emulated(platform string) bool {
+	for _, p := range strings.Split(platform, ",") {
+		if !strings.HasPrefix(p, "linux/"+runtime.GOARCH) {
+			return true
+		}
+	}
+	return false
 }
