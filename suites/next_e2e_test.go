@@ -22,8 +22,8 @@ func TestVersionsNext(t *testing.T) {
 	}
 	run := readRun(t, reports)
 	want := map[string]map[string]string{
-		"docker-29.8.1":                 {"engine_version": "29.8.1", "image_store": "containerd", "buildx_version": "v0.37.1", "where": "container"},
-		"docker-29.8.1-classic":         {"engine_version": "29.8.1", "image_store": "classic", "buildx_version": "v0.37.1", "where": "container"},
+		"docker-29.8.1":                 {"engine_version": "29.8.1", "image_store": "containerd", "buildx_version": "v0.37.1", "docker_cli_version": "29.8.1", "where": "container"},
+		"docker-29.8.1-classic":         {"engine_version": "29.8.1", "image_store": "classic", "buildx_version": "v0.37.1", "docker_cli_version": "29.8.1", "where": "container"},
 		"docker-20.10.24-buildx-0.38.2": {"engine_version": "20.10.24", "image_store": "classic", "buildx_version": "v0.38.2"},
 	}
 	seen := map[string]int{}

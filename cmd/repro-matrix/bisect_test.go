@@ -264,3 +264,25 @@ func TestBisectRefusesInput(t *testing.T) {
 	r := runCLI(t, "bisect", "--matrix", filepath.Join(dir, "nope.yaml"), "--cell", bisectTarget, "--reports", t.TempDir())
 	r.expect(t, exitUsage, "repro-matrix: --matrix: ", "nope.yaml")
 }
+
+// TestSelectTargetPlatformSet: a platform set has only oci-exporter cells,
+// so a pattern that leaves the exporter open selects the oci one, and one
+// that names the docker exporter selects nothing.
+func TestSelectTargetPlatformSet(t *testing.T) {
+	m, err := matrix.Load("../../matrix.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pat, err := cell.ParsePattern("fixture=two-platform-index/platform=linux-amd64+linux-arm64/engine=docker-20.10.24")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := selectTarget(m, pat)
+	if err != nil || got.exporter.Name != "oci" || got.platform != "linux/amd64,linux/arm64" {
+		t.Fatalf("selectTarget = %s, %v; want the oci cell of the set", got.name(), err)
+	}
+	pat, _ = cell.ParsePattern("fixture=two-platform-index/platform=linux-amd64+linux-arm64/engine=docker-20.10.24/exporter=docker")
+	if got, err := selectTarget(m, pat); err == nil {
+		t.Errorf("selectTarget gave %s, a docker exporter for a platform set", got.name())
+	}
+}

@@ -290,9 +290,10 @@ func TestPlatformSets(t *testing.T) {
 		t.Errorf("one platform: %v, %v", ps, err)
 	}
 	for s, want := range map[string]string{
-		"linux/amd64,linux/amd64": "linux/amd64 twice",
-		"linux/amd64,":            "malformed platform",
-		"linux/amd64,linux/amd46": `unknown architecture "amd46"`,
+		"linux/amd64,linux/amd64":    "linux/amd64 twice",
+		"linux/arm64,linux/arm64/v8": "linux/arm64 twice",
+		"linux/amd64,":               "malformed platform",
+		"linux/amd64,linux/amd46":    `unknown architecture "amd46"`,
 	} {
 		if _, err := ParsePlatforms(s); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParsePlatforms(%q) = %v, want an error with %q", s, err, want)

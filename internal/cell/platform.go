@@ -49,18 +49,22 @@ func ParsePlatform(s string) (specs.Platform, error) {
 // ParsePlatforms reads a platform or a platform set: platforms joined by
 // ",", as BuildKit's --platform takes them ("linux/amd64,linux/arm64": one
 // build for both, exported as one image index). Each is checked by
-// ParsePlatform; a set needs two or more distinct platforms.
+// ParsePlatform; no two of a set may be the same platform once normalized
+// (containerd's platforms.Normalize: linux/arm64/v8 is linux/arm64).
 func ParsePlatforms(s string) ([]specs.Platform, error) {
-	parts := strings.Split(s, ",")
 	var out []specs.Platform
-	for i, part := range parts {
+	var seen []string
+	for _, part := range strings.Split(s, ",") {
 		p, err := ParsePlatform(part)
 		if err != nil {
 			return nil, err
 		}
-		if slices.Contains(parts[:i], part) {
-			return nil, fmt.Errorf("platform set %q: %s twice", s, part)
+		// containerd's normal form: linux/arm64/v8 is linux/arm64.
+		norm := platforms.Format(platforms.Normalize(p))
+		if slices.Contains(seen, norm) {
+			return nil, fmt.Errorf("platform set %q: %s twice", s, norm)
 		}
+		seen = append(seen, norm)
 		out = append(out, p)
 	}
 	return out, nil

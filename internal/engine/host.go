@@ -228,6 +228,11 @@ func environment(ctx context.Context, e Engine) (map[string]string, error) {
 			return env, fmt.Errorf("%s environment image_store: %w", e.Name(), err)
 		}
 		env["image_store"] = store
+		cli, err := Run(ctx, e, "version", "--format", "{{.Client.Version}}")
+		if err != nil {
+			return env, fmt.Errorf("%s environment docker_cli_version: %w", e.Name(), err)
+		}
+		env["docker_cli_version"] = firstLine(cli)
 		out, err := Run(ctx, e, "buildx", "version")
 		if err != nil {
 			return env, fmt.Errorf("%s environment buildx_version: %w", e.Name(), err)

@@ -76,8 +76,12 @@ func startContainer(ctx context.Context, s Spec) (*containerEngine, Handle, erro
 		return c, c.h, err
 	}
 	if s.Store != "" {
-		if got, err := imageStore(ctx, c); err != nil || got != s.Store {
-			return c, c.h, fmt.Errorf("engine %s: asked for the %s image store, the engine runs %q (%v)", s.Name, s.Store, got, err)
+		got, err := imageStore(ctx, c)
+		switch {
+		case err != nil:
+			return c, c.h, fmt.Errorf("engine %s: read its image store: %w", s.Name, err)
+		case got != s.Store:
+			return c, c.h, fmt.Errorf("engine %s: asked for the %s image store, the engine runs the %s one", s.Name, s.Store, got)
 		}
 	}
 	return c, c.h, nil

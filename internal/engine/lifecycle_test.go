@@ -126,3 +126,31 @@ func TestTailLines(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreAndClientArguments: a declared image store becomes dockerd's
+// --feature argument; plan refuses a store or a client of its own for
+// Podman, and a store it does not know.
+func TestStoreAndClientArguments(t *testing.T) {
+	s := Spec{Name: "docker-29.8.1", Kind: Docker, InContainer: true, RunID: "r1", Dir: t.TempDir(), Image: "img", Store: StoreClassic}
+	req, _, _ := request(t, s)
+	if want := []string{"--feature", "containerd-snapshotter=false"}; !slices.Equal(req.Cmd, want) {
+		t.Errorf("classic store: command %q, want %q", req.Cmd, want)
+	}
+	s.Store = StoreContainerd
+	if req, _, _ = request(t, s); !slices.Contains(req.Cmd, "containerd-snapshotter=true") {
+		t.Errorf("containerd store: command %q", req.Cmd)
+	}
+	s.Store = ""
+	if req, _, _ = request(t, s); len(req.Cmd) != 0 {
+		t.Errorf("no store: command %q, want the daemon's default", req.Cmd)
+	}
+	for _, bad := range []Spec{
+		{Name: "p", Kind: Podman, InContainer: true, RunID: "r1", Dir: s.Dir, Image: "img", Store: StoreContainerd},
+		{Name: "p", Kind: Podman, InContainer: true, RunID: "r1", Dir: s.Dir, Image: "img", Client: Client{Docker: "/x/docker"}},
+		{Name: "d", Kind: Docker, InContainer: true, RunID: "r1", Dir: s.Dir, Image: "img", Store: "zfs"},
+	} {
+		if _, _, err := plan(bad); err == nil {
+			t.Errorf("plan accepted %+v", bad)
+		}
+	}
+}

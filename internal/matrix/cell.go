@@ -224,7 +224,7 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 						if en == nil || bk == nil || ex == nil {
 							continue
 						}
-						if !exports(ex, pl) {
+						if !Exports(ex, pl) {
 							continue
 						}
 						c := Cell{Fixture: f, Platform: pl, Engine: en, BuildKit: bk, Exporter: ex}
@@ -309,11 +309,11 @@ func selectEntries[T comparable](entries []T, list []string, noun string, name f
 	return selected, errs
 }
 
-// exports reports whether exporter ex can write a build for platform: a
+// Exports reports whether exporter ex can write a build for platform: a
 // platform set needs an image index, which BuildKit's docker exporter does
 // not write ("docker exporter does not currently support exporting
 // manifest lists", exporter/oci in moby/buildkit).
-func exports(ex *Exporter, platform string) bool {
+func Exports(ex *Exporter, platform string) bool {
 	return !cell.IsSet(platform) || ex.Type != DockerExporter
 }
 
@@ -432,7 +432,7 @@ func (m *Matrix) Cell(name string) (Cell, error) {
 							continue
 						}
 						c := Cell{Fixture: f, Platform: pl, Engine: en, BuildKit: bk, Exporter: ex}
-						if c.Name() == want.Name() && exports(ex, pl) {
+						if c.Name() == want.Name() && Exports(ex, pl) {
 							c.Vary = unionVary(f.Vary)
 							return c, nil
 						}

@@ -81,6 +81,8 @@ profiles:
 			new: "sourceDateEpoch: 0, base: {suite: bookworm, packages: [python3, libstdc++6]}}"},
 		{name: "base package name", dockerfile: "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n", old: "sourceDateEpoch: 0}",
 			new: "sourceDateEpoch: 0, base: {suite: bookworm, packages: [python3, \"Python 3\"]}}", fields: []string{"fixtures[0].base.packages[1]"}, msg: `"Python 3": not a Debian package name`},
+		{name: "base package twice", dockerfile: "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n", old: "sourceDateEpoch: 0}",
+			new: "sourceDateEpoch: 0, base: {suite: bookworm, packages: [python3, python3]}}", fields: []string{"fixtures[0].base.packages[1]"}, msg: "python3 is listed twice"},
 		{name: "base packages and image", dockerfile: "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n", old: "sourceDateEpoch: 0}",
 			new:    "sourceDateEpoch: 0, base: {suite: bookworm, packages: [python3], image: \"debian:bookworm-slim@sha256:" + strings.Repeat("d", 64) + "\"}}",
 			fields: []string{"fixtures[0].base.image"}, msg: "set image or packages"},
@@ -225,5 +227,24 @@ profiles:
 	verrs := validationErrors(t, err)
 	if f := verrs.Fields(); !slices.Equal(f, []string{"fixtures[0].platforms[1]"}) || !strings.Contains(verrs[0].Msg, "builds FROM scratch") {
 		t.Errorf("a set with a base: %v", err)
+	}
+}
+
+// TestDefaultEngineNames: "-rootless", "-<store>" and "-buildx-<version>"
+// join the default name in that order; cli does not.
+func TestDefaultEngineNames(t *testing.T) {
+	for _, tt := range []struct {
+		e    Engine
+		want string
+	}{
+		{Engine{Kind: Docker}, "docker-29.8.1"},
+		{Engine{Kind: Docker, Store: StoreClassic}, "docker-29.8.1-classic"},
+		{Engine{Kind: Docker, Store: StoreContainerd, Buildx: "v0.38.2"}, "docker-29.8.1-containerd-buildx-0.38.2"},
+		{Engine{Kind: Docker, CLI: "v29.8.1"}, "docker-29.8.1"},
+		{Engine{Kind: Podman, Rootless: true}, "podman-29.8.1-rootless"},
+	} {
+		if got := tt.e.defaultName("29.8.1"); got != tt.want {
+			t.Errorf("defaultName(%+v) = %q, want %q", tt.e, got, tt.want)
+		}
 	}
 }

@@ -92,7 +92,9 @@ const (
 //     with, a release such as v0.38.2 built from the Go module proxy
 //     (github.com/docker/buildx); unset: the host's plugin.
 //   - cli: Docker only: the docker CLI, a docker/cli release such as
-//     v29.8.1 built from the Go module proxy; unset: the host's CLI.
+//     v29.8.1 built from the Go module proxy; unset: the host's CLI. It is
+//     not part of the default name: engines that differ only in cli need
+//     names of their own. Cells record it (docker_cli_version).
 //
 // The default name appends "-rootless", then "-<store>", then
 // "-buildx-<version>" (without its "v") for what is set:

@@ -532,8 +532,11 @@ func checkFixtureBase(p *problems, f string, fx *Fixture) {
 		p.add(f+".base.suite", "%q: want one of %s", fx.Base.Suite, strings.Join(debianSuites, ", "))
 	}
 	for i, pkg := range fx.Base.Packages {
-		if !debianPackageRE.MatchString(pkg) {
+		switch {
+		case !debianPackageRE.MatchString(pkg):
 			p.add(fmt.Sprintf("%s.base.packages[%d]", f, i), "%q: not a Debian package name (Debian Policy 5.6.1)", pkg)
+		case slices.Contains(fx.Base.Packages[:i], pkg):
+			p.add(fmt.Sprintf("%s.base.packages[%d]", f, i), "%s is listed twice", pkg)
 		}
 	}
 	if len(fx.Base.Packages) > 0 && fx.Base.Image != "" {

@@ -41,13 +41,13 @@ func dockerd(ctx context.Context, c Cache, modVersion, version string) (dir, rec
 	if !ok || !semver.IsValid(modVer) {
 		return "", "", fmt.Errorf("dockerd module %q: want module@version", modVersion)
 	}
-	dir, err = c.Path("dockerd-bin", key(module, modVer, version, runtime.Version(), runtime.GOARCH))
-	if err != nil {
-		return "", "", err
-	}
 	prog := goProgram{Module: module, Version: modVer,
 		Packages: []string{module + "/cmd/dockerd", module + "/cmd/docker-proxy"},
 		LDFlags:  "-X " + module + "/dockerversion.Version=" + version}
+	dir, err = c.Path("dockerd-bin", key(module, modVer, version, prog.mainModule(), runtime.Version(), runtime.GOARCH))
+	if err != nil {
+		return "", "", err
+	}
 	err = Produce(dir, func(tmp string) error {
 		if err := prog.build(ctx, tmp); err != nil {
 			return err
@@ -86,12 +86,12 @@ func checkRelease(file, modVersion, version string) error {
 // Buildx builds the buildx plugin at version (v0.38.2) from the Go module
 // proxy into the cache and returns the binary's path.
 func Buildx(ctx context.Context, c Cache, version string) (string, error) {
-	dir, err := c.Path("buildx-bin", key(BuildxModule, version, runtime.Version(), runtime.GOARCH))
+	prog := goProgram{Module: BuildxModule, Version: version, Packages: []string{BuildxModule + "/cmd/buildx"},
+		LDFlags: "-X " + BuildxModule + "/version.Version=" + version}
+	dir, err := c.Path("buildx-bin", key(BuildxModule, version, prog.mainModule(), runtime.Version(), runtime.GOARCH))
 	if err != nil {
 		return "", err
 	}
-	prog := goProgram{Module: BuildxModule, Version: version, Packages: []string{BuildxModule + "/cmd/buildx"},
-		LDFlags: "-X " + BuildxModule + "/version.Version=" + version}
 	if err := Produce(dir, func(tmp string) error { return prog.build(ctx, tmp) }); err != nil {
 		return "", fmt.Errorf("build buildx %s: %w", version, err)
 	}

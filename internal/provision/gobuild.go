@@ -28,7 +28,10 @@ func (p goProgram) build(ctx context.Context, dir string) error {
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return err
 	}
-	gomod := "module repro-matrix.local/build\n\ngo 1.22\n\nrequire " + p.Module + " " + p.Version + "\n"
+	// The main module's path is in every binary's build information: it
+	// stays what BuildKit's cached binaries were built with
+	// (repro-matrix.local/buildkit), so a fresh build gives the same bytes.
+	gomod := "module " + p.mainModule() + "\n\ngo 1.22\n\nrequire " + p.Module + " " + p.Version + "\n"
 	var tools strings.Builder
 	tools.WriteString("//go:build tools\n\npackage tools\n\nimport (\n")
 	for _, pkg := range p.Packages {
@@ -50,6 +53,10 @@ func (p goProgram) build(ctx context.Context, dir string) error {
 	}
 	return nil
 }
+
+// mainModule is the throwaway module's path, which every binary records:
+// part of what a cache key must hold.
+func (p goProgram) mainModule() string { return "repro-matrix.local/" + shortName(p.Module) }
 
 // moduleDir is where the go command keeps the source of module as the
 // throwaway module in dir/src resolved it.

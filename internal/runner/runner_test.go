@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -85,5 +86,28 @@ func TestBaseKeyKeepsThePin(t *testing.T) {
 	}
 	if got := baseKey(matrix.Cell{Fixture: &matrix.Fixture{}}); got != "" {
 		t.Errorf("baseKey of a fixture without base = %q", got)
+	}
+}
+
+func TestBaseKeyNamesThePackagesSorted(t *testing.T) {
+	c := matrix.Cell{Fixture: &matrix.Fixture{Base: &matrix.FixtureBase{Suite: "bookworm", Packages: []string{"python3", "libstdc++6"}}}, Platform: "linux/amd64"}
+	if got := baseKey(c); got != "bookworm+libstdc++6,python3 linux/amd64" {
+		t.Errorf("baseKey with packages = %q", got)
+	}
+	if c.Fixture.Base.Packages[0] != "python3" {
+		t.Error("baseKey sorted the fixture's own list")
+	}
+}
+
+func TestEmulatedPlatformSets(t *testing.T) {
+	host := "linux/" + runtime.GOARCH
+	other := "linux/arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "linux/amd64"
+	}
+	for p, want := range map[string]bool{host: false, other: true, host + "," + other: true, other + "," + host: true} {
+		if got := emulated(p); got != want {
+			t.Errorf("emulated(%q) = %v, want %v", p, got, want)
+		}
 	}
 }

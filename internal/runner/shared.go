@@ -86,8 +86,16 @@ type Prepared struct {
 	src      *images.Source
 	log      *progress.Log
 	registry *registry.Registry
-	engines  []engine.Engine
+	engines  []runEngine
 	unlock   func()
+}
+
+// runEngine is an engine the run connected to or started, with its name in
+// matrix.yaml: host engines answer Name() with kind and version only, the
+// same for docker-20.10.24 and docker-20.10.24-buildx-0.38.2.
+type runEngine struct {
+	name string
+	engine.Engine
 }
 
 // Close stops the registry and the engines the run started and removes the
@@ -282,11 +290,11 @@ func (p *Prepared) buildKitImages(ctx context.Context, cells []matrix.Cell) erro
 		}
 		p.Shared.BuildKits[bk.Name] = BuildKitImage{Ref: img.Ref, Version: version, Origin: img.Origin}
 		for _, e := range p.engines {
-			if !users[bk][e.Name()] {
+			if !users[bk][e.name] {
 				continue
 			}
-			done := p.log.Step(fmt.Sprintf("load %s into %s", img.Ref, e.Name()))
-			if err := done(engine.Load(ctx, e, img.Ref, img.ID.String(), img.Tarball)); err != nil {
+			done := p.log.Step(fmt.Sprintf("load %s into %s", img.Ref, e.name))
+			if err := done(engine.Load(ctx, e.Engine, img.Ref, img.ID.String(), img.Tarball)); err != nil {
 				return err
 			}
 		}
@@ -355,7 +363,7 @@ func (p *Prepared) engineImage(ctx context.Context, me *matrix.Engine, what stri
 	if err != nil {
 		return images.Image{}, err
 	}
-	if me.Version != "" && made.Version != "" && !engine.VersionMatches(me.Version, made.Version) {
+	if me.Version != "" && !engine.VersionMatches(me.Version, made.Version) {
 		return images.Image{}, fmt.Errorf("matrix.yaml declares %s %s, Debian %s carries %s (%s)", me.Kind, me.Version, recipe.Suite, made.Version, made.PackageVersion)
 	}
 	host, err := engine.Host(ctx, engine.Docker)
@@ -406,7 +414,7 @@ func (p *Prepared) startEngines(ctx context.Context, m *matrix.Matrix, cells []m
 		done := p.log.Step(what)
 		e, h, err := engine.Start(ctx, spec)
 		if e != nil {
-			p.engines = append(p.engines, e)
+			p.engines = append(p.engines, runEngine{me.Name, e})
 		}
 		if err := done(err); err != nil {
 			return err
