@@ -93,3 +93,28 @@ func TestPlatformSetIsOneIndex(t *testing.T) {
 		t.Errorf("want one agreeing group, got %+v", run.Verdicts.Groups)
 	}
 }
+
+// TestGitContext runs the git-context fixture, committed by the run and
+// served by its registry on 127.0.0.1 over git's smart HTTP, under the
+// host's Docker (buildx) and Podman (buildctl): every cell must build the
+// golden digest, with no variation run (a git context has no checkout).
+func TestGitContext(t *testing.T) {
+	reports, out, ok := runSuite(t, "../testdata/next.yaml", "git")
+	if !ok {
+		t.Fatalf("run failed:\n%s", tail(out))
+	}
+	run := readRun(t, reports)
+	if len(run.Results) != 4 {
+		t.Fatalf("want 4 cells, got %d", len(run.Results))
+	}
+	for _, r := range run.Results {
+		if r.Error != "" || r.Digest == "" || r.Golden == "" || r.Digest != r.Golden {
+			t.Errorf("cell %s: digest %q, golden %q, error %q", r.Name, r.Digest, r.Golden, r.Error)
+		}
+	}
+	for _, g := range run.Verdicts.Groups {
+		if g.State != report.GroupAgree {
+			t.Errorf("group %s: %s, want agree", g.Key, g.State)
+		}
+	}
+}

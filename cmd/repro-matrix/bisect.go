@@ -215,7 +215,7 @@ func selectTarget(m *matrix.Matrix, pat cell.Pattern) (target, error) {
 			for _, e := range m.Engines {
 				for _, x := range m.Exporters {
 					t := target{fixture: f, platform: p, engine: e, exporter: x}
-					if matrix.Exports(x, p) && pat.Matches(t.coords()) && !slices.ContainsFunc(found, func(u target) bool { return u.name() == t.name() }) {
+					if matrix.Buildable(matrix.Cell{Fixture: f, Platform: p, Engine: e, Exporter: x}) && pat.Matches(t.coords()) && !slices.ContainsFunc(found, func(u target) bool { return u.name() == t.name() }) {
 						found = append(found, t)
 						engines[e.Name] = true
 					}

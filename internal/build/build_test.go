@@ -275,3 +275,44 @@ func TestSharesSolve(t *testing.T) {
 		}
 	}
 }
+
+// TestGitContext: a git context on loopback reaches buildx as the context
+// argument and buildctl as the frontend's context option, with no local
+// folders; a non-loopback host, a Dockerfile beside it or a one-off Podman
+// build is refused.
+func TestGitContext(t *testing.T) {
+	const url = "http://127.0.0.1:34567/git-context.git#main"
+	o := fixture(t, engine.Docker)
+	o.Context = url
+	if err := o.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	steps := o.Plan([]string{"/tmp/x.tar"})
+	args := steps[len(steps)-1].Args
+	if args[len(args)-1] != url || slices.Contains(args, "-f") {
+		t.Errorf("buildx: %q", args)
+	}
+	p := fixture(t, engine.Podman)
+	p.Context, p.Builder = url, "repro-matrix-kept"
+	if err := p.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	args = p.Plan([]string{"/tmp/x.tar"})[0].Args
+	if !slices.Contains(args, "context="+url) || slices.Contains(args, "--local") {
+		t.Errorf("buildctl: %q", args)
+	}
+	for _, bad := range []func(*Options){
+		func(o *Options) { o.Context = "http://10.0.0.1/x.git" },
+		func(o *Options) { o.Context = "https://github.com/moby/buildkit.git" },
+		func(o *Options) { o.File = filepath.Join(t.TempDir(), "Dockerfile"); os.WriteFile(o.File, nil, 0o644) },
+		func(o *Options) { o.Runtime, o.Builder = engine.Podman, "" },
+	} {
+		o := fixture(t, engine.Docker)
+		o.Context = url
+		bad(&o)
+		var oe *OptionError
+		if err := o.Validate(); !errors.As(err, &oe) {
+			t.Errorf("Validate accepted %s (file %q, runtime %s): %v", o.Context, o.File, o.Runtime, err)
+		}
+	}
+}

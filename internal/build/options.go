@@ -10,6 +10,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,12 +91,35 @@ type Output struct {
 	OCIMediaTypes *bool    // exporter option oci-mediatypes; nil = BuildKit's default
 }
 
+// IsGitContext reports whether a build context is a URL (http:// or
+// https://) rather than a folder.
+func IsGitContext(context string) bool {
+	return strings.HasPrefix(context, "http://") || strings.HasPrefix(context, "https://")
+}
+
+// loopbackGit checks that a git context is on a loopback host: builds send
+// nothing to other addresses.
+func loopbackGit(context string) error {
+	u, err := url.Parse(context)
+	if err != nil {
+		return err
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("host %q: a git context must be served on loopback (127.0.0.1)", host)
+	}
+	return nil
+}
+
 // Options are the inputs of one build; the zero value of each optional
 // field leaves BuildKit's default.
 type Options struct {
 	Runtime engine.Kind
-	Context string // build context folder
-	File    string // Dockerfile; default Context/Dockerfile
+	// Context is the build context: a folder, or a git repository served
+	// over HTTP on loopback, "http://127.0.0.1:PORT/NAME.git[#REF]"
+	// (IsGitContext), which BuildKit fetches itself, Dockerfile included.
+	Context string
+	File    string // Dockerfile; default Context/Dockerfile; empty for a git context
 	// Outputs are the tarballs to write. Several are one solve exported
 	// several times, which needs BuildKit v0.13 or later (and buildx v0.13
 	// under Docker): see SharesSolve.
@@ -132,10 +157,23 @@ func (o *Options) Validate() error {
 	default:
 		bad(OptRuntime, string(o.Runtime), "want docker or podman")
 	}
-	if o.Context == "" {
+	switch {
+	case o.Context == "":
 		bad(OptContext, "", "missing")
-	} else if st, err := os.Stat(o.Context); err != nil || !st.IsDir() {
-		bad(OptContext, o.Context, "not a folder")
+	case IsGitContext(o.Context):
+		if err := loopbackGit(o.Context); err != nil {
+			bad(OptContext, o.Context, "%v", err)
+		}
+		if o.File != "" {
+			bad(OptFile, o.File, "a git context brings its own Dockerfile")
+		}
+		if o.Runtime == engine.Podman && o.Builder == "" {
+			bad(OptContext, o.Context, "a git context needs a kept builder under Podman (a one-off build mounts a folder)")
+		}
+	default:
+		if st, err := os.Stat(o.Context); err != nil || !st.IsDir() {
+			bad(OptContext, o.Context, "not a folder")
+		}
 	}
 	if o.File != "" {
 		if st, err := os.Stat(o.File); err != nil || st.IsDir() {

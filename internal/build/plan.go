@@ -145,8 +145,14 @@ func (o *Options) podmanExec(dests []string) []string {
 // buildctlBuild is the buildctl command of a build whose context, Dockerfile
 // folder and outputs are at these paths where buildctl runs.
 func (o *Options) buildctlBuild(context, dockerfileDir, filename string, dests []string) []string {
-	args := []string{"buildctl", "build", "--frontend", "dockerfile.v0",
-		"--local", "context=" + context, "--local", "dockerfile=" + dockerfileDir}
+	args := []string{"buildctl", "build", "--frontend", "dockerfile.v0"}
+	if IsGitContext(context) {
+		// The frontend fetches a remote context and reads its Dockerfile
+		// from it (BuildKit's README: --opt context=<git URL>).
+		args = append(args, "--opt", "context="+context)
+	} else {
+		args = append(args, "--local", "context="+context, "--local", "dockerfile="+dockerfileDir)
+	}
 	if filename != "" && filename != "Dockerfile" {
 		args = append(args, "--opt", "filename="+filename)
 	}

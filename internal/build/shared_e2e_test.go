@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/repro-matrix/repro-matrix/internal/build"
+	"github.com/repro-matrix/repro-matrix/internal/cell"
 	"github.com/repro-matrix/repro-matrix/internal/engine"
 	"github.com/repro-matrix/repro-matrix/internal/matrix"
 	"github.com/repro-matrix/repro-matrix/internal/oci"
@@ -113,6 +115,9 @@ func TestOneSolveExportsWhatSeparateBuildsDo(t *testing.T) {
 	}
 	r := startShared(ctx, t)
 	for _, f := range m.Fixtures {
+		if f.Git || slices.ContainsFunc(f.Platforms, cell.IsSet) {
+			continue // a git context or a platform set: suites/next_e2e_test.go builds them
+		}
 		for _, k := range []engine.Kind{engine.Docker, engine.Podman} {
 			shared := r.build(ctx, t, k, f, m.Exporters...)
 			for i, x := range m.Exporters {

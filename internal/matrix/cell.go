@@ -224,17 +224,19 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 						if en == nil || bk == nil || ex == nil {
 							continue
 						}
-						if !Exports(ex, pl) {
+						c := Cell{Fixture: f, Platform: pl, Engine: en, BuildKit: bk, Exporter: ex}
+						if !Buildable(c) {
 							continue
 						}
-						c := Cell{Fixture: f, Platform: pl, Engine: en, BuildKit: bk, Exporter: ex}
 						in := fixtures[f] && engines[en] && buildkits[bk] && exporters[ex] &&
 							(len(p.Platforms) == 0 || slices.Contains(p.Platforms, pl))
 						if !in && !matchesAny(include, c) || matchesAny(exclude, c) || named[c.Name()] {
 							continue // a found engine that is a declared one (ResolveFound) builds its cells once
 						}
 						named[c.Name()] = true
-						c.Vary = unionVary(p.Vary, f.Vary)
+						if !f.Git {
+							c.Vary = unionVary(p.Vary, f.Vary)
+						}
 						cells = append(cells, c)
 					}
 				}
@@ -309,12 +311,18 @@ func selectEntries[T comparable](entries []T, list []string, noun string, name f
 	return selected, errs
 }
 
-// Exports reports whether exporter ex can write a build for platform: a
-// platform set needs an image index, which BuildKit's docker exporter does
-// not write ("docker exporter does not currently support exporting
-// manifest lists", exporter/oci in moby/buildkit).
-func Exports(ex *Exporter, platform string) bool {
-	return !cell.IsSet(platform) || ex.Type != DockerExporter
+// Buildable reports whether c can be built at all, so that expansions
+// leave it out rather than fail it:
+//   - a platform set needs an image index, which BuildKit's docker exporter
+//     does not write ("docker exporter does not currently support exporting
+//     manifest lists", exporter/oci in moby/buildkit);
+//   - a git context is served on the host's 127.0.0.1, which BuildKit under
+//     Docker in a container (a network namespace of its own) cannot reach.
+func Buildable(c Cell) bool {
+	if cell.IsSet(c.Platform) && c.Exporter.Type == DockerExporter {
+		return false
+	}
+	return !c.Fixture.Git || c.Engine.Kind != Docker || c.Engine.Where != Container
 }
 
 // platforms lists every fixture platform once, in order of appearance.
@@ -432,8 +440,10 @@ func (m *Matrix) Cell(name string) (Cell, error) {
 							continue
 						}
 						c := Cell{Fixture: f, Platform: pl, Engine: en, BuildKit: bk, Exporter: ex}
-						if c.Name() == want.Name() && Exports(ex, pl) {
-							c.Vary = unionVary(f.Vary)
+						if c.Name() == want.Name() && Buildable(c) {
+							if !f.Git {
+								c.Vary = unionVary(f.Vary)
+							}
 							return c, nil
 						}
 					}

@@ -86,6 +86,11 @@ profiles:
 		{name: "base packages and image", dockerfile: "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n", old: "sourceDateEpoch: 0}",
 			new:    "sourceDateEpoch: 0, base: {suite: bookworm, packages: [python3], image: \"debian:bookworm-slim@sha256:" + strings.Repeat("d", 64) + "\"}}",
 			fields: []string{"fixtures[0].base.image"}, msg: "set image or packages"},
+		{name: "git context", old: "sourceDateEpoch: 0}", new: "sourceDateEpoch: 0, git: true}"},
+		{name: "git context with variations", old: "sourceDateEpoch: 0}", new: "sourceDateEpoch: 0, git: true, vary: [mtime]}",
+			fields: []string{"fixtures[0].vary"}, msg: "a git context ignores the checkout"},
+		{name: "git context with another Dockerfile", old: "sourceDateEpoch: 0}", new: "sourceDateEpoch: 0, git: true, dockerfile: ../f/Dockerfile.other}",
+			fields: []string{"fixtures[0].dockerfile", "fixtures[0].dockerfile"}, msg: "has no Dockerfile"}, // then: a git context brings its Dockerfile
 		{name: "base missing", dockerfile: "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n", fields: []string{"fixtures[0].base"}, msg: "the Dockerfile declares ARG BASE_IMAGE"},
 		{name: "base suite and image", old: "sourceDateEpoch: 0}", new: "sourceDateEpoch: 0, base: {suite: jessie, image: debian:bookworm}}",
 			fields: []string{"fixtures[0].base.suite", "fixtures[0].base.image"}, msg: `"jessie"`},
@@ -245,6 +250,31 @@ func TestDefaultEngineNames(t *testing.T) {
 	} {
 		if got := tt.e.defaultName("29.8.1"); got != tt.want {
 			t.Errorf("defaultName(%+v) = %q, want %q", tt.e, got, tt.want)
+		}
+	}
+}
+
+// TestBuildable: the cells expansions leave out.
+func TestBuildable(t *testing.T) {
+	docker := &Exporter{Name: "docker", Type: DockerExporter}
+	oci := &Exporter{Name: "oci", Type: OCIExporter}
+	plain, git := &Fixture{Name: "f"}, &Fixture{Name: "g", Git: true}
+	host := &Engine{Kind: Docker, Where: Host}
+	dind := &Engine{Kind: Docker, Where: Container}
+	podIn := &Engine{Kind: Podman, Where: Container}
+	for _, tt := range []struct {
+		c    Cell
+		want bool
+	}{
+		{Cell{Fixture: plain, Platform: "linux/amd64", Engine: dind, Exporter: docker}, true},
+		{Cell{Fixture: plain, Platform: "linux/amd64,linux/arm64", Engine: host, Exporter: docker}, false},
+		{Cell{Fixture: plain, Platform: "linux/amd64,linux/arm64", Engine: host, Exporter: oci}, true},
+		{Cell{Fixture: git, Platform: "linux/amd64", Engine: host, Exporter: docker}, true},
+		{Cell{Fixture: git, Platform: "linux/amd64", Engine: podIn, Exporter: docker}, true},
+		{Cell{Fixture: git, Platform: "linux/amd64", Engine: dind, Exporter: oci}, false},
+	} {
+		if got := Buildable(tt.c); got != tt.want {
+			t.Errorf("Buildable(%s under %s %s, %s) = %v, want %v", tt.c.Fixture.Name, tt.c.Engine.Kind, tt.c.Engine.Where, tt.c.Platform, got, tt.want)
 		}
 	}
 }

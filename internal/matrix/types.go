@@ -343,6 +343,15 @@ func (b *BuildKit) Rootless() bool {
 //   - vary: variations (Variations: mtime, umask, setgid, order, path, tz,
 //     locale) its cells are checked under, added to those of the profile
 //     that runs it (see Cell.Vary).
+//   - git: build from a git context: the runner commits dir to a
+//     repository (one commit, dated at the fixture's SOURCE_DATE_EPOCH)
+//     served over HTTP on 127.0.0.1, and BuildKit fetches it, Dockerfile
+//     included (so dockerfile stays the default). A git context ignores
+//     the checkout's mtimes, modes and order, so the variations, which
+//     change the checkout, do not apply to it: vary is refused, and a
+//     profile's is not run. Docker in a container cannot reach the host's
+//     127.0.0.1 from its own network namespace: expansions leave those
+//     cells out (see Buildable).
 type Fixture struct {
 	Name            string            `yaml:"name" json:"name"`
 	Description     string            `yaml:"description,omitempty" json:"description,omitempty"`
@@ -355,6 +364,7 @@ type Fixture struct {
 	GoldensFile     string            `yaml:"goldens,omitempty" json:"goldensFile"`
 	Base            *FixtureBase      `yaml:"base,omitempty" json:"base,omitempty"`
 	Vary            []string          `yaml:"vary,omitempty" json:"vary,omitempty"`
+	Git             bool              `yaml:"git,omitempty" json:"git,omitempty"`
 
 	// Goldens holds golden.yaml: "<platform>/<exporter>" (cell.GoldenKey)
 	// -> digest. Use Golden to look one up and WriteGoldens to change the

@@ -364,6 +364,14 @@ func (m *Matrix) validateFixtures(p *problems, readGoldens bool) {
 		checkBuildArgs(p, f, fx)
 		checkFixtureEpoch(p, f, fx)
 		checkVary(p, f+".vary", fx.Vary)
+		if fx.Git {
+			if len(fx.Vary) > 0 {
+				p.add(f+".vary", "a git context ignores the checkout that variations change")
+			}
+			if filepath.Base(fx.Dockerfile) != "Dockerfile" || filepath.Dir(fx.Dockerfile) != fx.Dir {
+				p.add(f+".dockerfile", "a git context brings its Dockerfile: dir/Dockerfile")
+			}
+		}
 		if readGoldens && dirOK { // else the folder's problem says enough
 			m.loadGoldens(p, i, fx)
 		}

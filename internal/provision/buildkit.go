@@ -21,9 +21,9 @@ const BuildKitRepo = "localhost/repro-matrix/buildkit"
 var imageEpoch = time.Unix(1700000000, 0).UTC()
 
 // buildKitBase is the Debian root filesystem under BuildKit's binaries:
-// runc runs RUN steps; the rest is what buildctl-daemonless.sh and registry
-// access use.
-var buildKitBase = RootFS{Suite: "bookworm", Arch: "amd64", Include: []string{"runc", "ca-certificates", "procps"}, Epoch: imageEpoch.Unix(), Describe: "buildkit base"}
+// runc runs RUN steps, git fetches git contexts (as in moby/buildkit's own
+// image); the rest is what buildctl-daemonless.sh and registry access use.
+var buildKitBase = RootFS{Suite: "bookworm", Arch: "amd64", Include: []string{"runc", "git", "ca-certificates", "procps"}, Epoch: imageEpoch.Unix(), Describe: "buildkit base"}
 
 // BuildKitFrom provisions the image of a BuildKit release: buildkitd,
 // buildctl and buildctl-daemonless.sh built from module (BuildKitModule or a

@@ -34,7 +34,15 @@ type Registry struct {
 
 // Start listens on addr, which must be a loopback address ("127.0.0.1:0"
 // picks a free port). Blobs go to a temporary folder removed by Close.
-func Start(addr string) (*Registry, error) {
+//
+// With a git root (StartWithGit), it also serves the bare repositories
+// there under GitPrefix.
+func Start(addr string) (*Registry, error) { return StartWithGit(context.Background(), addr, "") }
+
+// StartWithGit is Start that also serves the git repositories under
+// gitRoot (when not empty) at http://ADDR/git/NAME.git, for fixtures built
+// from a git context.
+func StartWithGit(ctx context.Context, addr, gitRoot string) (*Registry, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("registry address %q: %w", addr, err)
@@ -51,7 +59,16 @@ func Start(addr string) (*Registry, error) {
 		os.RemoveAll(blobs)
 		return nil, fmt.Errorf("registry listen: %w", err)
 	}
-	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithBlobHandler(registry.NewDiskBlobHandler(blobs)))
+	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithBlobHandler(registry.NewDiskBlobHandler(blobs)))
+	if gitRoot != "" {
+		git, err := gitHandler(ctx, gitRoot)
+		if err != nil {
+			ln.Close()
+			os.RemoveAll(blobs)
+			return nil, err
+		}
+		h = withGit(h, http.TimeoutHandler(git, serveTimeout, "git request timed out"))
+	}
 	r := &Registry{Addr: ln.Addr().String(), srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, done: make(chan error, 1), blobs: blobs}
 	go func() { r.done <- r.srv.Serve(ln) }()
 	return r, nil

@@ -389,10 +389,20 @@ func (r *Cells) options(c matrix.Cell, b *builder) (build.Options, error) {
 		}
 		base = r.Shared.Engines[c.Engine.Name].LocalRef(base, r.Shared.Registry)
 	}
+	context, file := c.Fixture.Dir, c.Fixture.Dockerfile
+	if c.Fixture.Git {
+		if r.Shared.Engines[c.Engine.Name].Registry != "" {
+			return build.Options{}, fmt.Errorf("fixture %s builds from a git context on the host's 127.0.0.1, which BuildKit under %s (its own network namespace) cannot reach", c.Fixture.Name, c.Engine.Name)
+		}
+		if context = r.Shared.GitContexts[c.Fixture.Name]; context == "" {
+			return build.Options{}, fmt.Errorf("no git context of fixture %s was prepared", c.Fixture.Name)
+		}
+		file = ""
+	}
 	return build.Options{
 		Runtime:         b.Runtime,
-		Context:         c.Fixture.Dir,
-		File:            c.Fixture.Dockerfile,
+		Context:         context,
+		File:            file,
 		SourceDateEpoch: c.Fixture.Epoch(),
 		BuildKitImage:   b.BuildKitImage,
 		NoCache:         true,

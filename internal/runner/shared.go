@@ -14,6 +14,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -53,6 +54,10 @@ type Shared struct {
 	// BaseOrigins maps a base image's key (as BaseImages) to where it came
 	// from.
 	BaseOrigins map[string]images.Origin `json:"baseOrigins"`
+	// GitContexts are the git contexts of fixtures built from one
+	// (matrix.Fixture.Git), by fixture name: a URL on the run's registry,
+	// http://127.0.0.1:PORT/git/NAME.git#main.
+	GitContexts map[string]string `json:"gitContexts,omitempty"`
 }
 
 // BuildKitImage is a BuildKit image ready in the run's engines.
@@ -147,7 +152,7 @@ func Prepare(ctx context.Context, m *matrix.Matrix, cells []matrix.Cell, src *im
 		do   func() error
 	}{
 		{"resolve-latest", func() error { return p.resolveLatest(ctx, m) }},
-		{"registry", func() error { return p.startRegistry() }},
+		{"registry", func() error { return p.startRegistry(ctx, cells) }},
 		{"base-images", func() error { return p.baseImages(ctx, cells) }},
 		{"engines", func() error { return p.startEngines(ctx, m, cells) }},
 		{"engine-registries", func() error { return p.pushToEngines(ctx) }},
@@ -180,12 +185,41 @@ func (p *Prepared) resolveLatest(ctx context.Context, m *matrix.Matrix) error {
 	})
 }
 
-func (p *Prepared) startRegistry() error {
-	r, err := registry.Start("127.0.0.1:0")
+// startRegistry starts the run's loopback registry. When fixtures of the
+// cells build from a git context, it first commits each to a repository
+// under the work folder, which the registry serves as well.
+func (p *Prepared) startRegistry(ctx context.Context, cells []matrix.Cell) error {
+	root := filepath.Join(p.Shared.WorkDir, "git")
+	names := map[string]bool{}
+	for _, c := range cells {
+		f := c.Fixture
+		if !f.Git || names[f.Name] {
+			continue
+		}
+		names[f.Name] = true
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			return err
+		}
+		id, err := registry.CommitRepo(ctx, root, f.Name, f.Dir, f.Epoch())
+		if err != nil {
+			return fmt.Errorf("fixture %s: %w", f.Name, err)
+		}
+		p.log.Printf("fixture %s: committed as %s, served at /git/%s.git", f.Name, id, f.Name)
+	}
+	if len(names) == 0 {
+		root = ""
+	}
+	r, err := registry.StartWithGit(ctx, "127.0.0.1:0", root)
 	if err != nil {
 		return err
 	}
 	p.registry, p.Shared.Registry = r, r.Addr
+	for name := range names {
+		if p.Shared.GitContexts == nil {
+			p.Shared.GitContexts = map[string]string{}
+		}
+		p.Shared.GitContexts[name] = "http://" + r.Addr + registry.GitPrefix + name + ".git#main"
+	}
 	return nil
 }
 
