@@ -86,6 +86,11 @@ stamp() {
 # builds other layers for some fixtures (whiteouts, hardlinks), which a
 # machine of this kind does not.
 say "container $NAME: make $TARGETS"
+# Labelled volumes: if this script is killed outright, the next run's sweep
+# (internal/runner) removes them with the container.
+for v in docker containers home; do
+  docker volume create --label "$LABEL" "$NAME-$v" >/dev/null
+done
 set -o pipefail
 docker run --name "$NAME" --label "$LABEL" --privileged --cgroupns private \
   -v "$WORK:/fresh:ro" -v "$OUT:/fresh-reports" -v "$NAME-docker:/var/lib/docker" -v "$NAME-containers:/var/lib/containers" \
