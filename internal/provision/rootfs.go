@@ -53,19 +53,41 @@ func (r RootFS) make(ctx context.Context, out string) error {
 	}
 	args = append(args, r.Suite, out, mirror)
 	cmd := exec.CommandContext(ctx, "mmdebstrap", args...)
-	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(r.Epoch, 10))
+	cmd.Env = append(rootfsEnv(os.Environ()), "SOURCE_DATE_EPOCH="+strconv.FormatInt(r.Epoch, 10))
 	if o, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("mmdebstrap %s/%s: %w\n%s", r.Suite, r.Arch, err, tail(o, 15))
 	}
 	return nil
 }
 
+// rootfsEnv keeps of the caller's environment what mmdebstrap needs to run
+// and reach the mirror, and nothing that maintainer scripts would read: a
+// caller's PYTHONDONTWRITEBYTECODE=1 changed five .pyc files that
+// python3's postinst writes, and so the python3 base and every golden on it
+// (found by make fresh, whose shell has no such variable).
+func rootfsEnv(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		switch strings.ToLower(k) {
+		case "path", "home", "tmpdir", "http_proxy", "https_proxy", "no_proxy", "all_proxy":
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// rootfsRecipe names what, besides the fields of RootFS, decides a root
+// filesystem's bytes: the cleanup hook and the environment mmdebstrap runs
+// in (rootfsEnv).
+const rootfsRecipe = "env: PATH HOME TMPDIR proxies"
+
 // Build returns the cached rootfs tar, making it on first use.
 func (r RootFS) Build(ctx context.Context, c Cache) (string, error) {
 	if _, err := exec.LookPath("mmdebstrap"); err != nil {
 		return "", fmt.Errorf("rootfs %s: mmdebstrap not installed (run make setup): %w", r.Suite, err)
 	}
-	name := key(r.Suite, r.Arch, r.Variant, strings.Join(r.Include, ","), strconv.FormatInt(r.Epoch, 10), strings.Join(cleanup, ";"))
+	name := key(r.Suite, r.Arch, r.Variant, strings.Join(r.Include, ","), strconv.FormatInt(r.Epoch, 10), strings.Join(cleanup, ";"), rootfsRecipe)
 	dst, err := c.Path("rootfs", r.Suite+"-"+r.Arch+"-"+name+".tar")
 	if err != nil {
 		return "", err

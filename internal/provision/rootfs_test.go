@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -42,5 +43,13 @@ func TestCleanupForgetsTheMachine(t *testing.T) {
 	}
 	if !strings.Contains(results[0], "etc/hostname -rw-r--r-- |") {
 		t.Errorf("hostname not emptied with mode 0644: %s", results[0])
+	}
+}
+
+func TestRootfsEnvKeepsOnlyWhatMmdebstrapNeeds(t *testing.T) {
+	got := rootfsEnv([]string{"PATH=/bin", "HOME=/root", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1", "https_proxy=http://127.0.0.1:3128", "TMPDIR=/var/tmp", "LC_ALL=C"})
+	want := []string{"PATH=/bin", "HOME=/root", "https_proxy=http://127.0.0.1:3128", "TMPDIR=/var/tmp"}
+	if !slices.Equal(got, want) {
+		t.Errorf("rootfsEnv = %q, want %q", got, want)
 	}
 }
