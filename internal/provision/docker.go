@@ -52,11 +52,11 @@ func dockerd(ctx context.Context, c Cache, modVersion, version string) (dir, rec
 		if err := prog.build(ctx, tmp); err != nil {
 			return err
 		}
-		src, err := moduleDir(ctx, tmp, module)
+		file, err := prog.sourceFile(ctx, tmp, releaseFile)
 		if err != nil {
 			return err
 		}
-		return checkRelease(filepath.Join(src, releaseFile), modVersion, version)
+		return checkRelease(file, modVersion, version)
 	})
 	if err != nil {
 		return "", "", fmt.Errorf("build dockerd %s from %s: %w", version, modVersion, err)

@@ -58,14 +58,14 @@ func (p goProgram) build(ctx context.Context, dir string) error {
 // part of what a cache key must hold.
 func (p goProgram) mainModule() string { return "repro-matrix.local/" + shortName(p.Module) }
 
-// moduleDir is where the go command keeps the source of module as the
-// throwaway module in dir/src resolved it.
-func moduleDir(ctx context.Context, dir, module string) (string, error) {
-	out, err := goCmd(ctx, filepath.Join(dir, "src"), "list", "-m", "-f", "{{.Dir}}", module)
+// sourceFile is the path of rel in p's module source, as the go command
+// resolved it for the throwaway module that dir/src holds.
+func (p goProgram) sourceFile(ctx context.Context, dir, rel string) (string, error) {
+	out, err := goCmd(ctx, filepath.Join(dir, "src"), "list", "-m", "-f", "{{.Dir}}", p.Module)
 	if err != nil {
-		return "", fmt.Errorf("locate the source of %s: %w: %s", module, err, tail(out, 5))
+		return "", fmt.Errorf("locate the source of %s: %w: %s", p.Module, err, tail(out, 5))
 	}
-	return strings.TrimSpace(string(out)), nil
+	return filepath.Join(strings.TrimSpace(string(out)), rel), nil
 }
 
 // sum is the go.sum hash of p's module as built in dir.

@@ -53,11 +53,11 @@ func buildBuildKit(ctx context.Context, c Cache, module, version string) (binari
 		if err := prog.build(ctx, tmp); err != nil {
 			return err
 		}
-		modDir, err := moduleDir(ctx, tmp, module)
+		script, err := prog.sourceFile(ctx, tmp, "examples/buildctl-daemonless/buildctl-daemonless.sh")
 		if err != nil {
 			return err
 		}
-		data, err := os.ReadFile(filepath.Join(modDir, "examples", "buildctl-daemonless", "buildctl-daemonless.sh"))
+		data, err := os.ReadFile(script)
 		if err != nil {
 			return fmt.Errorf("buildctl-daemonless.sh: %w", err)
 		}

@@ -214,10 +214,10 @@ func (p *Prepared) startRegistry(ctx context.Context, cells []matrix.Cell) error
 		return err
 	}
 	p.registry, p.Shared.Registry = r, r.Addr
+	if len(names) > 0 {
+		p.Shared.GitContexts = map[string]string{}
+	}
 	for name := range names {
-		if p.Shared.GitContexts == nil {
-			p.Shared.GitContexts = map[string]string{}
-		}
 		p.Shared.GitContexts[name] = "http://" + r.Addr + registry.GitPrefix + name + ".git#main"
 	}
 	return nil
