@@ -159,14 +159,30 @@ podman_config() {
 # cells (useradd gives it subordinate ids), its image store on vfs (no
 # fuse-overlayfs needed).
 ROOTLESS_USER=repro-matrix-rootless
+# A rootless BuildKit's rootlesskit maps ids 100000-165535 of its container
+# (BuildKit's rootless image), so the user's Podman must map 165536 ids: its
+# own and 165535 subordinate ones (internal/provision.RootlessIDsNeeded).
+ROOTLESS_SUBIDS=165535
+
+# subids FILE FLAG gives the rootless user ROOTLESS_SUBIDS subordinate ids
+# in FILE, adding a range after every range already given (useradd gives
+# 65536); it fails when nothing had to change.
+subids() {
+  local file=$1 flag=$2 have start
+  touch "$file"
+  have=$(awk -F: -v u="$ROOTLESS_USER" '$1 == u { n += $3 } END { print n + 0 }' "$file")
+  [ "$have" -lt "$ROOTLESS_SUBIDS" ] || return 1
+  start=$(awk -F: 'NF == 3 && $2 + $3 > m { m = $2 + $3 } END { print (m < 100000 ? 100000 : m) }' "$file")
+  local range="$start-$((start + ROOTLESS_SUBIDS - have - 1))"
+  usermod "$flag" "$range" "$ROOTLESS_USER" || { say "usermod $flag $range $ROOTLESS_USER failed"; exit 1; }
+  say "$file: $ROOTLESS_USER now has $ROOTLESS_SUBIDS subordinate ids (added $range)"
+}
 rootless_user() {
   if ! id -u "$ROOTLESS_USER" >/dev/null 2>&1; then
     useradd --create-home --shell /usr/sbin/nologin "$ROOTLESS_USER"
     say "created user $ROOTLESS_USER for rootless Podman"
   fi
-  grep -q "^$ROOTLESS_USER:" /etc/subuid || usermod --add-subuids 300000-365535 "$ROOTLESS_USER"
-  grep -q "^$ROOTLESS_USER:" /etc/subgid || usermod --add-subgids 300000-365535 "$ROOTLESS_USER"
-  local home conf
+  local home conf changed=
   home=$(getent passwd "$ROOTLESS_USER" | cut -d: -f6)
   conf=$home/.config/containers/storage.conf
   if [ ! -f "$conf" ]; then
@@ -174,6 +190,12 @@ rootless_user() {
     printf '[storage]\ndriver = "vfs"\n' >"$conf"
     chown -R "$ROOTLESS_USER:" "$home/.config"
     say "wrote $conf"
+  fi
+  subids /etc/subuid --add-subuids && changed=1
+  subids /etc/subgid --add-subgids && changed=1
+  if [ -n "$changed" ]; then
+    # Podman maps the new ranges from its next start; migrate restarts it.
+    (cd / && runuser -u "$ROOTLESS_USER" -- podman system migrate) || say "podman system migrate of $ROOTLESS_USER failed"
   fi
 }
 

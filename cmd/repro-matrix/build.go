@@ -67,9 +67,9 @@ func newBuildCmd() *cobra.Command {
 	fl.StringVar(&f.runtime, "runtime", defaultRuntime(), "container runtime: docker or podman (env REPRO_RUNTIME)")
 	fl.StringVar(&f.sde, "source-date-epoch", os.Getenv("REPRO_SOURCE_DATE_EPOCH"), "SOURCE_DATE_EPOCH in seconds (env REPRO_SOURCE_DATE_EPOCH)")
 	fl.StringVar(&f.datetime, "datetime", os.Getenv("REPRO_DATETIME"), "ISO date or date-time for SOURCE_DATE_EPOCH, UTC unless a zone is given (env REPRO_DATETIME)")
-	fl.StringVar(&f.opts.BuildKitImage, "buildkit-image", envOr("REPRO_BUILDKIT_IMAGE", build.DefaultBuildKitImage), "BuildKit image (NAME:TAG@DIGEST)")
+	fl.StringVar(&f.opts.BuildKitImage, "buildkit-image", os.Getenv("REPRO_BUILDKIT_IMAGE"), "BuildKit image (NAME:TAG@DIGEST; default repro-build's pin, with --rootless its rootless variant; env REPRO_BUILDKIT_IMAGE)")
 	fl.BoolVar(&f.opts.NoCache, "no-cache", os.Getenv("REPRO_CACHE") == "0", "build every step anew")
-	fl.BoolVar(&f.opts.Rootless, "rootless", os.Getenv("REPRO_ROOTLESS") == "1", "run BuildKit rootless (podman only; pass a -rootless image)")
+	fl.BoolVar(&f.opts.Rootless, "rootless", os.Getenv("REPRO_ROOTLESS") == "1", "run BuildKit's rootless variant, rootlesskit buildkitd as uid 1000 (podman only; env REPRO_ROOTLESS=1)")
 	fl.StringVarP(&f.file, "file", "f", "", "Dockerfile (default CONTEXT/Dockerfile)")
 	fl.StringVarP(&f.output, "output", "o", "image.tar", "tarball to write")
 	fl.StringVarP(&f.opts.Tag, "tag", "t", "", "image name recorded in the tarball")
@@ -154,13 +154,6 @@ func defaultRuntime() string {
 		}
 	}
 	return ""
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }
 
 // printContext tells what the build will use, as repro-build's log does.

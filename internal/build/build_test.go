@@ -190,6 +190,18 @@ func TestPodmanRootlessAndNoCache(t *testing.T) {
 	}
 }
 
+// TestRootlessDefaultsToTheRootlessVariant: a rootless build that names no
+// image runs repro-build's rootless pin, a rootful one its pin.
+func TestRootlessDefaultsToTheRootlessVariant(t *testing.T) {
+	for rootless, want := range map[bool]string{false: DefaultBuildKitImage, true: DefaultBuildKitRootlessImage} {
+		o := fixture(t, engine.Podman)
+		o.Rootless, o.BuildKitImage = rootless, ""
+		if err := o.Validate(); err != nil || o.BuildKitImage != want {
+			t.Errorf("rootless %v: image %q (%v), want %s", rootless, o.BuildKitImage, err, want)
+		}
+	}
+}
+
 func TestPodmanImage(t *testing.T) {
 	for in, want := range map[string]string{
 		"moby/buildkit:v0.19.0":                   "docker.io/moby/buildkit:v0.19.0",

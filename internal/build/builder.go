@@ -144,30 +144,36 @@ func atLeast(version, min string) bool {
 	return semver.IsValid(v) && semver.Compare(v, min) >= 0
 }
 
-// snapshotterLabel is the BuildKit worker label naming its snapshotter
-// (overlayfs, native, fuse-overlayfs, ...), which decides how layers are
-// computed: an overlayfs differ and a walking differ can write different
-// layers for one build.
-const snapshotterLabel = "org.mobyproject.buildkit.worker.snapshotter"
+// Worker labels that decide how a build runs (BuildKit's
+// worker/label package). The snapshotter (overlayfs, native,
+// fuse-overlayfs, ...) decides how layers are computed: an overlayfs differ
+// and a walking differ can write different layers for one build. The
+// process mode is "sandbox", or "no-sandbox" when buildkitd runs RUN steps
+// in its own process namespace (--oci-worker-no-process-sandbox, as a
+// rootless BuildKit in a container must).
+const (
+	LabelSnapshotter = "org.mobyproject.buildkit.worker.snapshotter"
+	LabelProcessMode = "org.mobyproject.buildkit.worker.oci.process-mode"
+)
 
-// Snapshotter asks the started builder which snapshotter its worker uses:
+// WorkerLabel asks the started builder for a label of its worker:
 // `buildctl debug workers` under Podman, `docker buildx inspect` (the
 // worker's labels) under Docker. It answers "" when the label is absent.
-func (b Builder) Snapshotter(ctx context.Context, e engine.Engine) (string, error) {
+func (b Builder) WorkerLabel(ctx context.Context, e engine.Engine, label string) (string, error) {
 	if b.Runtime == engine.Docker {
 		out, err := engine.Run(ctx, e, "buildx", "inspect", b.Name)
 		if err != nil {
 			return "", err
 		}
 		for _, line := range strings.Split(out, "\n") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), snapshotterLabel+":"); ok {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), label+":"); ok {
 				return strings.TrimSpace(v), nil
 			}
 		}
 		return "", nil
 	}
 	out, err := engine.Run(ctx, e, "exec", b.Name, "buildctl", "debug", "workers",
-		"--format", `{{range .}}{{index .Labels "`+snapshotterLabel+`"}} {{end}}`)
+		"--format", `{{range .}}{{index .Labels "`+label+`"}} {{end}}`)
 	if err != nil {
 		return "", err
 	}

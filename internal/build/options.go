@@ -21,8 +21,14 @@ import (
 	"github.com/repro-matrix/repro-matrix/internal/engine"
 )
 
-// DefaultBuildKitImage is the BuildKit repro-build pins.
-const DefaultBuildKitImage = "moby/buildkit:v0.19.0@sha256:14aa1b4dd92ea0a4cd03a54d0c6079046ea98cd0c0ae6176bdd7036ba370cbbe"
+// DefaultBuildKitImage is the BuildKit repro-build pins, and
+// DefaultBuildKitRootlessImage its rootless variant, which a rootless build
+// runs when it names no image (repro-build's DEFAULT_BUILDKIT_IMAGE and
+// DEFAULT_BUILDKIT_IMAGE_ROOTLESS).
+const (
+	DefaultBuildKitImage         = "moby/buildkit:v0.19.0@sha256:14aa1b4dd92ea0a4cd03a54d0c6079046ea98cd0c0ae6176bdd7036ba370cbbe"
+	DefaultBuildKitRootlessImage = "moby/buildkit:v0.19.0-rootless@sha256:e901cffdad753892a7c3afb8b9972549fca02c73888cf340c91ed801fdd96d71"
+)
 
 // Exporter is BuildKit's output type.
 type Exporter string
@@ -186,6 +192,9 @@ func (o *Options) Validate() error {
 	}
 	if o.BuildKitImage == "" {
 		o.BuildKitImage = DefaultBuildKitImage
+		if o.Rootless {
+			o.BuildKitImage = DefaultBuildKitRootlessImage
+		}
 	}
 	if _, err := name.ParseReference(o.BuildKitImage); err != nil {
 		bad(OptBuildKitImage, o.BuildKitImage, "%v", err)

@@ -155,9 +155,10 @@ func TestKeptBuilderStillSeesNonReproducibleBuilds(t *testing.T) {
 }
 
 // TestRootlessPodmanBuildsTheGoldenDigests builds two fixtures with the
-// pinned BuildKit under the host's Podman run rootless by the user make
-// setup creates, on a kept builder, to all three exporters in one solve:
-// each output must have its golden digest, as under rootful engines.
+// rootless variant of the pinned BuildKit (rootlesskit buildkitd as uid
+// 1000) under the host's Podman run rootless by the user make setup
+// creates, on a kept builder, to all three exporters in one solve: each
+// output must have its golden digest, as under rootful engines.
 func TestRootlessPodmanBuildsTheGoldenDigests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -170,9 +171,9 @@ func TestRootlessPodmanBuildsTheGoldenDigests(t *testing.T) {
 		t.Fatalf("%v (run make setup)", err)
 	}
 	cache := provision.DefaultCache()
-	bk, err := provision.BuildKitFrom(ctx, cache, provision.BuildKitModule, pinned)
+	bk, err := provision.BuildKitRootlessFrom(ctx, cache, provision.BuildKitModule, pinned)
 	if err != nil {
-		t.Fatalf("provision buildkit: %v", err)
+		t.Fatalf("provision rootless buildkit: %v", err)
 	}
 	if err := engine.Load(ctx, e, bk.Ref, bk.ID.String(), bk.Tarball); err != nil {
 		t.Fatal(err)
@@ -187,12 +188,15 @@ func TestRootlessPodmanBuildsTheGoldenDigests(t *testing.T) {
 	r := &sharedRun{builders: map[engine.Kind]build.Builder{}, engines: map[engine.Kind]engine.Engine{engine.Podman: e},
 		cache: cache, bases: map[string]string{}, out: out}
 	b := build.Builder{Name: fmt.Sprintf("repro-matrix-e2e-rootless-%d", time.Now().UnixNano()), Runtime: engine.Podman,
-		BuildKitImage: bk.Ref, HostNetwork: true, Mounts: []string{repoRoot(t), out}}
+		BuildKitImage: bk.Ref, HostNetwork: true, Rootless: true, Mounts: []string{repoRoot(t), out}}
 	t.Cleanup(func() { b.Remove(context.Background(), e) })
 	if err := b.Start(ctx, e); err != nil {
 		t.Fatalf("%s: %v", e.Name(), err)
 	}
 	r.builders[engine.Podman] = b
+	if mode, err := b.WorkerLabel(ctx, e, build.LabelProcessMode); err != nil || mode != "no-sandbox" {
+		t.Fatalf("rootless builder's worker: process mode %q (%v), want no-sandbox", mode, err)
+	}
 	for _, name := range []string{"scratch-copy", "debian-run"} {
 		f := m.Fixture(name)
 		digests := r.build(ctx, t, engine.Podman, f, m.Exporters...)

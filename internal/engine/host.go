@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/user"
 	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -278,4 +279,33 @@ func buildxVersion(out string) string {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return strings.TrimPrefix(strings.TrimSpace(line), "runc version ")
+}
+
+// MappedIDs is how many user and group ids a Podman's user namespace maps
+// (the sizes of `podman info`'s Host.IDMappings, summed): a rootless
+// Podman's user id and its /etc/subuid and /etc/subgid ranges. The
+// smaller of the two counts is returned; a rootful Podman maps none.
+func MappedIDs(ctx context.Context, e Engine) (int, error) {
+	if e.Kind() != Podman {
+		return 0, fmt.Errorf("%s: only Podman reports its id mappings", e.Name())
+	}
+	least := -1
+	for _, m := range []string{"UIDMap", "GIDMap"} {
+		out, err := Run(ctx, e, "info", "--format", "{{range .Host.IDMappings."+m+"}}{{.Size}} {{end}}")
+		if err != nil {
+			return 0, fmt.Errorf("%s id mappings: %w", e.Name(), err)
+		}
+		n := 0
+		for _, f := range strings.Fields(out) {
+			size, err := strconv.Atoi(f)
+			if err != nil {
+				return 0, fmt.Errorf("%s id mappings: size %q: %w", e.Name(), f, err)
+			}
+			n += size
+		}
+		if least < 0 || n < least {
+			least = n
+		}
+	}
+	return least, nil
 }

@@ -84,7 +84,7 @@
 // collected; the error returned is a [ValidationErrors] that names each
 // problem once, with its field path and line, for example
 //
-//	buildkits[0].image: tag "v19.0" disagrees with version v0.19.0 (want tag v0.19.0 or v0.19.0-rootless) (line 12)
+//	buildkits[0].image: tag "v19.0" disagrees with version v0.19.0 (want tag v0.19.0) (line 12)
 //
 // A value of the wrong type is reported once and dropped, and nothing under
 // it is reported again; a reference (a profile's entry, a known divergence's

@@ -146,7 +146,7 @@ func addedRungs(l *Ladder, versions []string, entries []*BuildKit) ([]*BuildKit,
 			return nil, fmt.Errorf("rung %s: the BuildKit named %s is version %s: rename it", v, v, other.Version)
 		}
 		out = append(out, &BuildKit{
-			Name: v, Version: v, Image: DefaultBuildKitRepository + ":" + v,
+			Name: v, Version: v, Image: DefaultBuildKitRepository + ":" + v, RootlessImage: DefaultBuildKitRepository + ":" + rootlessTag(v),
 			Offline: &BuildKitRecipe{Module: DefaultBuildKitModule, Version: v},
 			Rung:    l, added: true,
 		})
@@ -244,8 +244,8 @@ func checkLadder(p *problems, f string, b *BuildKit) {
 		p.add(f+".ladder.to", "%s is before from %s: a ladder goes from the older release to the newer", l.To, l.From)
 	}
 	others := map[string]bool{"version": b.Version != "", "name": b.Name != "" && b.Name != "ladder("+l.String()+")",
-		"image": b.Image != "", "pinned": b.Pinned, "candidate": b.Candidate, "offline": b.Offline != nil}
-	for _, key := range []string{"version", "name", "image", "pinned", "candidate", "offline"} {
+		"image": b.Image != "", "rootlessImage": b.RootlessImage != "", "pinned": b.Pinned, "candidate": b.Candidate, "offline": b.Offline != nil}
+	for _, key := range []string{"version", "name", "image", "rootlessImage", "pinned", "candidate", "offline"} {
 		if others[key] {
 			p.add(f+"."+key, "a ladder entry sets only ladder: {from, to}; each rung is named after its version and built from moby/buildkit's module and image")
 		}

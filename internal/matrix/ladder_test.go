@@ -160,7 +160,7 @@ func checkRungs(t *testing.T, m *Matrix) {
 		t.Errorf("pin: %+v", pin)
 	case !cand.Candidate || cand.Rung == nil || cand.AddedByLadder():
 		t.Errorf("candidate: %+v", cand)
-	case rung == nil || !rung.AddedByLadder() || rung.Image != "moby/buildkit:v0.31.2" || rung.Offline.Version != "v0.31.2":
+	case rung == nil || !rung.AddedByLadder() || rung.Image != "moby/buildkit:v0.31.2" || rung.RootlessImage != "moby/buildkit:v0.31.2-rootless" || rung.Offline.Version != "v0.31.2":
 		t.Errorf("rung v0.31.2: %+v", rung)
 	}
 }

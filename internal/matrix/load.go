@@ -214,6 +214,9 @@ func (m *Matrix) setDefaults() {
 		}
 		if b.Image == "" && !b.Pinned && validBuildKitVersion(b.Version) {
 			b.Image = DefaultBuildKitRepository + ":" + b.Version
+			if b.RootlessImage == "" { // the release's own variant, by tag as its image
+				b.RootlessImage = DefaultBuildKitRepository + ":" + rootlessTag(b.Version)
+			}
 		}
 		if b.Offline == nil {
 			b.Offline = &BuildKitRecipe{}

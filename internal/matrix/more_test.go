@@ -33,7 +33,12 @@ profiles:
 		{name: "base"},
 		{name: "anchors and merge keys", old: "  - {kind: docker, version: 20.10.24}\n",
 			new: "  - &d {kind: docker, version: 20.10.24}\n  - {<<: *d, version: 26.1.5, image: \"docker:26.1.5-dind@sha256:" + strings.Repeat("a", 64) + "\", offline: {suite: trixie}}\n"},
-		{name: "rootless pinned tag", old: "v0.19.0@", new: "v0.19.0-rootless@"},
+		{name: "rootless image", old: "pinned: true,", new: "pinned: true, rootlessImage: \"moby/buildkit:v0.19.0-rootless@sha256:" + strings.Repeat("e", 64) + "\","},
+		{name: "rootless tag in image", old: "v0.19.0@", new: "v0.19.0-rootless@", fields: []string{"buildkits[0].image"}, msg: "it goes in rootlessImage"},
+		{name: "rootless image of another version", old: "pinned: true,", new: "pinned: true, rootlessImage: \"moby/buildkit:v0.18.0-rootless@sha256:" + strings.Repeat("e", 64) + "\",",
+			fields: []string{"buildkits[0].rootlessImage"}, msg: "want tag v0.19.0-rootless"},
+		{name: "rootless image not pinned", old: "pinned: true,", new: "pinned: true, rootlessImage: moby/buildkit:v0.19.0-rootless,",
+			fields: []string{"buildkits[0].rootlessImage"}, msg: "is not pinned"},
 		{name: "golden", golden: "linux/amd64/docker: sha256:" + strings.Repeat("f", 64) + "\n"},
 		{name: "unknown top-level key", old: "profiles:", new: "enignes: []\nprofiles:", fields: []string{"enignes"}, msg: `unknown field "enignes"`},
 		{name: "unknown profile key", old: "all: {}", new: "all: {engine: [x]}", fields: []string{"profiles.all.engine"}, msg: "known: buildkits, description, engines"},
@@ -70,7 +75,7 @@ profiles:
 		{name: "pinned latest", old: "{version: v0.19.0, pinned: true, image: " + pin + "}", new: "{version: latest, pinned: true, image: moby/buildkit:latest}",
 			fields: []string{"buildkits[0].pinned", "buildkits[0].image"}, msg: "latest cannot be pinned"},
 		{name: "candidate latest", old: "buildkits:\n", new: "buildkits:\n  - {version: latest, candidate: true}\n", fields: []string{"buildkits[0].candidate"}, msg: "latest cannot be the candidate"},
-		{name: "latest tag", old: "buildkits:\n", new: "buildkits:\n  - {version: latest, image: moby/buildkit:v0.26.3}\n", fields: []string{"buildkits[0].image"}, msg: "want tag latest or rootless"},
+		{name: "latest tag", old: "buildkits:\n", new: "buildkits:\n  - {version: latest, image: moby/buildkit:v0.26.3}\n", fields: []string{"buildkits[0].image"}, msg: "want tag latest)"},
 		{name: "SOURCE_DATE_EPOCH build arg", old: "sourceDateEpoch: 0}", new: "sourceDateEpoch: 0, buildArgs: {SOURCE_DATE_EPOCH: \"1\"}}",
 			fields: []string{"fixtures[0].buildArgs.SOURCE_DATE_EPOCH"}, msg: "set sourceDateEpoch or datetime instead"},
 		{name: "bad datetime", old: "sourceDateEpoch: 0}", new: "datetime: 01/02/2025}", fields: []string{"fixtures[0].datetime"}, msg: "want an ISO 8601 date"},
@@ -275,6 +280,40 @@ func TestBuildable(t *testing.T) {
 	} {
 		if got := Buildable(tt.c); got != tt.want {
 			t.Errorf("Buildable(%s under %s %s, %s) = %v, want %v", tt.c.Fixture.Name, tt.c.Engine.Kind, tt.c.Engine.Where, tt.c.Platform, got, tt.want)
+		}
+	}
+}
+
+// TestRootlessImageDefaults: a BuildKit pulled by its release tag has its
+// rootless variant's tag too (latest: rootless), as does a ladder rung; an
+// image the file gives (a pin, a fork) gets no guess.
+func TestRootlessImageDefaults(t *testing.T) {
+	dir := t.TempDir()
+	text := `engines:
+  - {kind: docker, version: 20.10.24}
+buildkits:
+  - {version: v0.19.0, pinned: true, image: "moby/buildkit:v0.19.0@sha256:` + strings.Repeat("a", 64) + `"}
+  - {version: v0.26.3}
+  - {version: v0.27.0, image: "example.com/fork/buildkit:v0.27.0"}
+  - {version: latest}
+fixtures:
+  - {name: f, sourceDateEpoch: 0}
+exporters:
+  - {name: docker, type: docker}
+profiles:
+  all: {}
+`
+	os.MkdirAll(filepath.Join(dir, "fixtures", "f"), 0o755)
+	os.WriteFile(filepath.Join(dir, "fixtures", "f", "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "matrix.yaml"), []byte(text), 0o644)
+	m, err := Load(filepath.Join(dir, "matrix.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"v0.19.0": "", "v0.26.3": "moby/buildkit:v0.26.3-rootless", "v0.27.0": "", "latest": "moby/buildkit:rootless"}
+	for _, b := range m.BuildKits {
+		if b.RootlessImage != want[b.Name] {
+			t.Errorf("%s: rootlessImage %q, want %q", b.Name, b.RootlessImage, want[b.Name])
 		}
 	}
 }

@@ -51,15 +51,3 @@ func TestParseImageRef(t *testing.T) {
 		}
 	}
 }
-
-func TestBuildKitRootless(t *testing.T) {
-	for image, want := range map[string]bool{
-		"moby/buildkit:v0.19.0-rootless@sha256:" + strings.Repeat("e", 64): true,
-		"moby/buildkit:rootless": true,
-		"moby/buildkit:v0.19.0":  false,
-	} {
-		if got := (&BuildKit{Image: image}).Rootless(); got != want {
-			t.Errorf("Rootless(%s) = %v", image, got)
-		}
-	}
-}

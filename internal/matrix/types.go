@@ -220,10 +220,14 @@ const Latest = "latest"
 //   - version: "vX.Y.Z" (a pre-release such as "v0.27.0-rc1" is allowed) or
 //     "latest" (required).
 //   - image: the upstream image. Defaults to "moby/buildkit:<version>". Its
-//     tag must equal the version, with or without a "-rootless" suffix
-//     ("latest" also accepts "rootless"), so "moby/buildkit:v19.0@sha256:..."
-//     for v0.19.0 is an error. A digest, when present, must be
-//     "sha256:<64 lowercase hex>".
+//     tag must equal the version ("latest" for latest), so
+//     "moby/buildkit:v19.0@sha256:..." for v0.19.0 is an error. A digest,
+//     when present, must be "sha256:<64 lowercase hex>".
+//   - rootlessImage: the upstream image of the release's rootless variant,
+//     which rootless engines run (moby/buildkit:<version>-rootless@sha256:...;
+//     its tag must be the version with "-rootless", "rootless" for latest).
+//     Online it is pulled; without it the variant is made from its recipe
+//     (provision.BuildKitRootlessFrom) online too.
 //   - pinned: the BuildKit that repro-build pins. Exactly one BuildKit is
 //     pinned; its image must carry a tag and a digest; it cannot be latest.
 //   - candidate: the release proposed to replace the pinned one (at most one,
@@ -248,12 +252,14 @@ const Latest = "latest"
 // ladder never counts latest as one of its versions: a ladder up to latest
 // and a latest entry may build the same release, under two names.
 type BuildKit struct {
-	Name      string          `yaml:"name,omitempty" json:"name"`
-	Version   string          `yaml:"version" json:"version"`
-	Image     string          `yaml:"image,omitempty" json:"image,omitempty"`
-	Pinned    bool            `yaml:"pinned,omitempty" json:"pinned,omitempty"`
-	Candidate bool            `yaml:"candidate,omitempty" json:"candidate,omitempty"`
-	Offline   *BuildKitRecipe `yaml:"offline,omitempty" json:"offline,omitempty"`
+	Name    string `yaml:"name,omitempty" json:"name"`
+	Version string `yaml:"version" json:"version"`
+	Image   string `yaml:"image,omitempty" json:"image,omitempty"`
+	// RootlessImage: see the rootlessImage field above.
+	RootlessImage string          `yaml:"rootlessImage,omitempty" json:"rootlessImage,omitempty"`
+	Pinned        bool            `yaml:"pinned,omitempty" json:"pinned,omitempty"`
+	Candidate     bool            `yaml:"candidate,omitempty" json:"candidate,omitempty"`
+	Offline       *BuildKitRecipe `yaml:"offline,omitempty" json:"offline,omitempty"`
 
 	// Ladder makes the entry a ladder (see Ladder): until
 	// Matrix.ResolveLadders replaces it with its rungs, the entry is a
@@ -300,14 +306,13 @@ func (b *BuildKit) EffectiveVersion() string {
 	return b.Version
 }
 
-// Rootless reports whether b's image is a rootless one (its tag ends with
-// "-rootless" or is "rootless").
-func (b *BuildKit) Rootless() bool {
-	ref, err := ParseImageRef(b.Image)
-	if err != nil {
-		return false
+// rootlessTag is moby/buildkit's tag of the rootless variant of version:
+// "<version>-rootless", "rootless" for latest.
+func rootlessTag(version string) string {
+	if version == Latest {
+		return "rootless"
 	}
-	return ref.Tag == "rootless" || strings.HasSuffix(ref.Tag, "-rootless")
+	return version + "-rootless"
 }
 
 // Fixture is one reproducibility trap: a Dockerfile and its context.

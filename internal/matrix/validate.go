@@ -300,7 +300,10 @@ func (m *Matrix) validateBuildKits(p *problems) {
 			}
 		}
 		if b.Image != "" {
-			checkBuildKitImage(p, f+".image", b, versionOK)
+			checkBuildKitImage(p, f+".image", b.Image, b, versionOK, false)
+		}
+		if b.RootlessImage != "" {
+			checkBuildKitImage(p, f+".rootlessImage", b.RootlessImage, b, versionOK, true)
 		}
 		if b.Offline != nil {
 			if err := module.CheckPath(b.Offline.Module); err != nil {
@@ -316,27 +319,33 @@ func (m *Matrix) validateBuildKits(p *problems) {
 	}
 }
 
-func checkBuildKitImage(p *problems, field string, b *BuildKit, versionOK bool) {
-	ref, err := ParseImageRef(b.Image)
+// checkBuildKitImage checks the image of BuildKit b, or of its rootless
+// variant: a well-formed reference, pinned by digest for the pinned
+// BuildKit, its tag naming b's version ("-rootless" after it for the
+// variant, as moby/buildkit tags them).
+func checkBuildKitImage(p *problems, field, image string, b *BuildKit, versionOK, rootless bool) {
+	ref, err := ParseImageRef(image)
 	if err != nil {
 		p.add(field, "%v", err)
 		return
 	}
 	if b.Pinned && !ref.Pinned() {
-		p.add(field, "%q is not pinned: the pinned BuildKit needs @sha256:<64 hex>", b.Image)
+		p.add(field, "%q is not pinned: the pinned BuildKit needs @sha256:<64 hex>", image)
 	}
 	if !versionOK {
 		return
 	}
-	want := []string{b.Version, b.Version + "-rootless"}
-	if b.IsLatest() {
-		want = []string{Latest, "rootless"}
+	want := b.Version
+	if rootless {
+		want = rootlessTag(b.Version)
 	}
 	switch {
 	case ref.Tag == "" && b.Pinned:
-		p.add(field, "%q has no tag: the pinned BuildKit's tag must name its version (%s:%s@%s)", b.Image, ref.Repository, b.Version, ref.Digest)
-	case ref.Tag != "" && !slices.Contains(want, ref.Tag):
-		p.add(field, "tag %q disagrees with version %s (want tag %s or %s)", ref.Tag, b.Version, want[0], want[1])
+		p.add(field, "%q has no tag: the pinned BuildKit's tag must name its version (%s:%s@%s)", image, ref.Repository, want, ref.Digest)
+	case ref.Tag != "" && ref.Tag != want && !rootless && strings.HasSuffix(ref.Tag, "-rootless"):
+		p.add(field, "tag %q is a rootless variant: it goes in rootlessImage, which rootless engines run", ref.Tag)
+	case ref.Tag != "" && ref.Tag != want:
+		p.add(field, "tag %q disagrees with version %s (want tag %s)", ref.Tag, b.Version, want)
 	}
 }
 

@@ -254,7 +254,7 @@ func TestValidateAfterChange(t *testing.T) {
 		t.Fatalf("Validate: %v", err)
 	}
 	m.BuildKits[1].Pinned = true
-	if got := validationErrors(t, m.Validate()).Fields(); !slices.Equal(got, []string{"buildkits[1].pinned", "buildkits[1].candidate", "buildkits[1].image"}) {
+	if got := validationErrors(t, m.Validate()).Fields(); !slices.Equal(got, []string{"buildkits[1].pinned", "buildkits[1].candidate", "buildkits[1].image", "buildkits[1].rootlessImage"}) {
 		t.Errorf("fields = %q", got)
 	}
 }

@@ -44,22 +44,11 @@ func BuildKitFrom(ctx context.Context, c Cache, module, version string) (Image, 
 	if err != nil {
 		return Image{}, fmt.Errorf("buildkit %s: %w", version, err)
 	}
+	layer, err := buildKitLayer(c, module, version, bins, base)
+	if err != nil {
+		return Image{}, err
+	}
 	k := key(module, version, bins.ModuleHash, bins.GoVersion, filepath.Base(base))
-	layer, err := c.Path("layers", "buildkit-"+version+"-"+k+".tar")
-	if err != nil {
-		return Image{}, err
-	}
-	files := []file{
-		{filepath.Join(bins.Dir, "buildkitd"), "usr/bin/buildkitd", 0o755},
-		{filepath.Join(bins.Dir, "buildctl"), "usr/bin/buildctl", 0o755},
-		{filepath.Join(bins.Dir, "buildctl-daemonless.sh"), "usr/bin/buildctl-daemonless.sh", 0o755},
-	}
-	err = Produce(layer, func(tmp string) error {
-		return fileLayer(tmp, files, []string{"etc/buildkit", "var/lib/buildkit"}, imageEpoch)
-	})
-	if err != nil {
-		return Image{}, err
-	}
 	out, err := c.Path("images", "buildkit-"+version+"-"+k+".tar")
 	if err != nil {
 		return Image{}, err
@@ -74,6 +63,26 @@ func BuildKitFrom(ctx context.Context, c Cache, module, version string) (Image, 
 		},
 	}
 	return assemble(BuildKitRepo+":"+version, []string{base, layer}, cfg, imageEpoch, v1.Platform{OS: "linux", Architecture: "amd64"}, out)
+}
+
+// buildKitLayer is the layer of BuildKit's binaries (buildkitd, buildctl,
+// buildctl-daemonless.sh) and its folders, cached by what makes it and the
+// base it goes on.
+func buildKitLayer(c Cache, module, version string, bins binaries, base string) (string, error) {
+	k := key(module, version, bins.ModuleHash, bins.GoVersion, filepath.Base(base))
+	layer, err := c.Path("layers", "buildkit-"+version+"-"+k+".tar")
+	if err != nil {
+		return "", err
+	}
+	files := []file{
+		{filepath.Join(bins.Dir, "buildkitd"), "usr/bin/buildkitd", 0o755},
+		{filepath.Join(bins.Dir, "buildctl"), "usr/bin/buildctl", 0o755},
+		{filepath.Join(bins.Dir, "buildctl-daemonless.sh"), "usr/bin/buildctl-daemonless.sh", 0o755},
+	}
+	err = Produce(layer, func(tmp string) error {
+		return fileLayer(tmp, files, []string{"etc/buildkit", "var/lib/buildkit"}, imageEpoch)
+	})
+	return layer, err
 }
 
 // checkVersion makes sure the daemon built from a recipe reports the version

@@ -125,7 +125,7 @@ func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, 
 	if err != nil {
 		return err
 	}
-	res.Env = cellEnv(env, r.Shared.BuildKits[c.BuildKit.Name], r.Shared.EngineOrigins[c.Engine.Name])
+	res.Env = cellEnv(env, r.Shared.BuildKits[buildKitKey(c)], r.Shared.EngineOrigins[c.Engine.Name])
 	if k := baseKey(c); k != "" {
 		res.Env[report.EnvBaseOrigin] = r.Shared.BaseOrigins[k].String()
 	}
@@ -135,6 +135,9 @@ func (r *Cells) run(ctx context.Context, c matrix.Cell, res *report.CellResult, 
 	}
 	if b.snapshotter != "" {
 		res.Env["buildkit_snapshotter"] = b.snapshotter
+	}
+	if b.processMode != "" {
+		res.Env["buildkit_process_mode"] = b.processMode
 	}
 	bt := r.batch(c, env)
 	if !bt.done {
@@ -213,7 +216,7 @@ func (r *Cells) batch(c matrix.Cell, env map[string]string) *batch {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k := batchKey(c)
-	bk := r.Shared.BuildKits[c.BuildKit.Name]
+	bk := r.Shared.BuildKits[buildKitKey(c)]
 	if !build.SharesSolve(engine.Kind(c.Engine.Kind), bk.Version, env["buildx_version"]) {
 		k = c.Name()
 	}
@@ -280,6 +283,7 @@ type builder struct {
 	engine      engine.Engine // the pair's engine, with the builder's buildx config
 	err         error         // why it did not start
 	snapshotter string        // its worker's, as it said when started
+	processMode string        // its worker's: sandbox, or no-sandbox (rootless)
 }
 
 // builder returns the cell's builder, starting it on first use; the cell
@@ -291,13 +295,13 @@ func (r *Cells) builder(ctx context.Context, c matrix.Cell, e engine.Engine, res
 	if b, ok := r.builders[key]; ok {
 		return b, b.err
 	}
-	bk, ok := r.Shared.BuildKits[c.BuildKit.Name]
+	bk, ok := r.Shared.BuildKits[buildKitKey(c)]
 	if !ok {
 		return nil, fmt.Errorf("buildkit %s was not provisioned for this run", c.BuildKit.Name)
 	}
 	name := "repro-matrix-run-" + r.Shared.RunID + "-" + shortHash(key)
 	b := &builder{Builder: build.Builder{Name: name, Runtime: engine.Kind(c.Engine.Kind), BuildKitImage: bk.Ref,
-		HostNetwork: true, Labels: []string{engine.RunLabel + "=" + r.Shared.RunID},
+		HostNetwork: true, Rootless: bk.Rootless, Labels: []string{engine.RunLabel + "=" + r.Shared.RunID},
 		Mounts: r.mounts(c)}}
 	b.engine = engine.WithEnv(e, "BUILDX_CONFIG="+filepath.Join(r.Shared.WorkDir, "builders", shortHash(key)))
 	if b.Runtime == engine.Docker {
@@ -310,7 +314,8 @@ func (r *Cells) builder(ctx context.Context, c matrix.Cell, e engine.Engine, res
 		b.err = fmt.Errorf("builder for %s: %w", key, engine.Explain(ctx, e, err))
 	} else {
 		// The environment record's; a builder that cannot say has none.
-		b.snapshotter, _ = b.Snapshotter(ctx, b.engine)
+		b.snapshotter, _ = b.WorkerLabel(ctx, b.engine, build.LabelSnapshotter)
+		b.processMode, _ = b.WorkerLabel(ctx, b.engine, build.LabelProcessMode)
 	}
 	res.Timings["builder"] = time.Since(t)
 	return b, b.err

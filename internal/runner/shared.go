@@ -65,6 +65,9 @@ type BuildKitImage struct {
 	Ref     string        `json:"ref"`
 	Version string        `json:"version"` // the concrete version, latest resolved
 	Origin  images.Origin `json:"origin"`  // pulled by its pin, or built from its recipe
+	// Rootless: the rootless variant (rootlesskit buildkitd as uid 1000),
+	// which a builder runs as repro-build's --rootless does.
+	Rootless bool `json:"rootless,omitempty"`
 }
 
 // NewRunID returns a run id: the time and a few random bytes.
@@ -306,25 +309,27 @@ func baseKey(c matrix.Cell) string {
 }
 
 // buildKitImages obtains each BuildKit of the cells and loads it into each
-// engine that runs it: once per run, not once per cell.
+// engine that runs it: once per run, not once per cell. A rootless engine
+// runs the BuildKit's rootless variant.
 func (p *Prepared) buildKitImages(ctx context.Context, cells []matrix.Cell) error {
-	users := map[*matrix.BuildKit]map[string]bool{}
+	users := map[bkVariant]map[string]bool{}
 	for _, c := range cells {
-		if users[c.BuildKit] == nil {
-			users[c.BuildKit] = map[string]bool{}
+		v := bkVariant{c.BuildKit, c.Engine.Rootless}
+		if users[v] == nil {
+			users[v] = map[string]bool{}
 		}
-		users[c.BuildKit][c.Engine.Name] = true
+		users[v][c.Engine.Name] = true
 	}
-	bks := sortedBuildKits(users)
-	for i, bk := range bks {
-		version := bk.EffectiveVersion()
-		img, err := p.src.Get(ctx, buildKitRequest(bk, p.src.Cache, fmt.Sprintf("BuildKit %d/%d %s (%s)", i+1, len(bks), bk.Name, version)))
+	variants := slices.SortedFunc(maps.Keys(users), func(a, b bkVariant) int { return strings.Compare(a.key(), b.key()) })
+	for i, v := range variants {
+		version := v.bk.EffectiveVersion()
+		img, err := p.src.Get(ctx, buildKitRequest(v, p.src.Cache, fmt.Sprintf("BuildKit %d/%d %s (%s)", i+1, len(variants), v.key(), version)))
 		if err != nil {
 			return err
 		}
-		p.Shared.BuildKits[bk.Name] = BuildKitImage{Ref: img.Ref, Version: version, Origin: img.Origin}
+		p.Shared.BuildKits[v.key()] = BuildKitImage{Ref: img.Ref, Version: version, Origin: img.Origin, Rootless: v.rootless}
 		for _, e := range p.engines {
-			if !users[bk][e.name] {
+			if !users[v][e.name] {
 				continue
 			}
 			done := p.log.Step(fmt.Sprintf("load %s into %s", img.Ref, e.name))
@@ -336,10 +341,32 @@ func (p *Prepared) buildKitImages(ctx context.Context, cells []matrix.Cell) erro
 	return nil
 }
 
+// bkVariant is a BuildKit of the matrix as a run obtains it: its image, or
+// for rootless engines its rootless variant (moby/buildkit:vX-rootless).
+type bkVariant struct {
+	bk       *matrix.BuildKit
+	rootless bool
+}
+
+// key names the variant in Shared.BuildKits: the BuildKit's name, then
+// " rootless" (a space, which no BuildKit name holds).
+func (v bkVariant) key() string {
+	if v.rootless {
+		return v.bk.Name + " rootless"
+	}
+	return v.bk.Name
+}
+
+// buildKitKey is the key in Shared.BuildKits of the BuildKit a cell runs.
+func buildKitKey(c matrix.Cell) string { return bkVariant{c.BuildKit, c.Engine.Rootless}.key() }
+
 // buildKitRequest is what obtains a BuildKit: its image online (by digest
 // where matrix.yaml pins one; latest by the release tag it resolved to),
-// its Go module offline.
-func buildKitRequest(bk *matrix.BuildKit, cache provision.Cache, what string) images.Request {
+// its Go module offline. The rootless variant's pin is the BuildKit's
+// rootlessImage (latest: the release's -rootless tag); without one, it is
+// made from its recipe online too.
+func buildKitRequest(v bkVariant, cache provision.Cache, what string) images.Request {
+	bk := v.bk
 	version := bk.EffectiveVersion()
 	module := provision.BuildKitModule
 	if bk.Offline != nil && bk.Offline.Module != "" {
@@ -349,10 +376,20 @@ func buildKitRequest(bk *matrix.BuildKit, cache provision.Cache, what string) im
 	if bk.IsLatest() {
 		pin = matrix.DefaultBuildKitRepository + ":" + version
 	}
+	recipe := provision.BuildKitFrom
+	text := "go " + module + "@" + version
+	if v.rootless {
+		recipe = provision.BuildKitRootlessFrom
+		text += " rootless (rootlesskit of its Dockerfile)"
+		pin = bk.RootlessImage
+		if bk.IsLatest() {
+			pin = matrix.DefaultBuildKitRepository + ":" + version + provision.RootlessSuffix
+		}
+	}
 	return images.Request{
-		What: what, Pin: pin, RecipeText: "go " + module + "@" + version,
+		What: what, Pin: pin, RecipeText: text,
 		Recipe: func(ctx context.Context) (provision.Image, error) {
-			return provision.BuildKitFrom(ctx, cache, module, version)
+			return recipe(ctx, cache, module, version)
 		},
 	}
 }
@@ -453,7 +490,28 @@ func (p *Prepared) startEngines(ctx context.Context, m *matrix.Matrix, cells []m
 		if err := done(err); err != nil {
 			return err
 		}
+		if me.Rootless {
+			if err := rootlessIDs(ctx, e, me.Name); err != nil {
+				return err
+			}
+		}
 		p.Shared.Engines[me.Name] = h
+	}
+	return nil
+}
+
+// rootlessIDs checks that a rootless engine maps enough ids for the
+// rootless BuildKit it runs, whose rootlesskit maps ids 100000-165535 of
+// its container: without them it stops with newuidmap's "write to uid_map
+// failed: Operation not permitted".
+func rootlessIDs(ctx context.Context, e engine.Engine, name string) error {
+	n, err := engine.MappedIDs(ctx, e)
+	if err != nil {
+		return fmt.Errorf("engine %s: %w", name, err)
+	}
+	if n < provision.RootlessIDsNeeded {
+		return fmt.Errorf("engine %s: its user namespace maps %d ids, and a rootless BuildKit needs %d (its rootlesskit maps ids 100000-165535): give %s %d subordinate ids in /etc/subuid and /etc/subgid (make setup does)",
+			name, n, provision.RootlessIDsNeeded, engine.RootlessUser, provision.RootlessIDsNeeded-1)
 	}
 	return nil
 }
@@ -493,8 +551,4 @@ func baseKeys(cells []matrix.Cell) []string {
 		}
 	}
 	return slices.Sorted(maps.Keys(set))
-}
-
-func sortedBuildKits(m map[*matrix.BuildKit]map[string]bool) []*matrix.BuildKit {
-	return slices.SortedFunc(maps.Keys(m), func(a, b *matrix.BuildKit) int { return strings.Compare(a.Name, b.Name) })
 }
