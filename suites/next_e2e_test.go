@@ -3,6 +3,7 @@
 package suites_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -116,5 +117,54 @@ func TestGitContext(t *testing.T) {
 		if g.State != report.GroupAgree {
 			t.Errorf("group %s: %s, want agree", g.Key, g.State)
 		}
+	}
+}
+
+// TestRootlessNextToRootful runs two fixtures, one on a Debian base, under
+// the host's Podman rootful and rootless: the rootless cells run BuildKit's
+// rootless variant (rootlesskit buildkitd as uid 1000, no process
+// sandbox), and each must build the digest of the rootful cell beside it,
+// the golden one.
+func TestRootlessNextToRootful(t *testing.T) {
+	reports, out, ok := runSuite(t, "../testdata/next.yaml", "rootless")
+	if !ok {
+		t.Fatalf("run failed:\n%s", tail(out))
+	}
+	run := readRun(t, reports)
+	if len(run.Results) != 8 {
+		t.Fatalf("want 8 cells (2 fixtures, 2 exporters, 2 engines), got %d", len(run.Results))
+	}
+	digests := map[string]map[string]string{} // fixture/exporter → engine → digest
+	for _, r := range run.Results {
+		if r.Error != "" || r.Digest == "" || r.Digest != r.Golden {
+			t.Errorf("cell %s: digest %q, golden %q, error %q", r.Name, r.Digest, r.Golden, r.Error)
+		}
+		k := r.Axes.Fixture + "/" + r.Axes.Exporter
+		if digests[k] == nil {
+			digests[k] = map[string]string{}
+		}
+		digests[k][r.Axes.Engine] = r.Digest
+		rootless := r.Axes.Engine == "podman-4.3.1-rootless"
+		wantImage, wantMode := "localhost/repro-matrix/buildkit:v0.19.0", "sandbox"
+		if rootless {
+			wantImage, wantMode = "localhost/repro-matrix/buildkit:v0.19.0-rootless", "no-sandbox"
+		}
+		if r.Env["buildkit_image"] != wantImage || r.Env["buildkit_process_mode"] != wantMode || r.Env["rootless"] != fmt.Sprint(rootless) {
+			t.Errorf("cell %s: buildkit_image %q, process mode %q, rootless %q; want %s, %s, %v",
+				r.Name, r.Env["buildkit_image"], r.Env["buildkit_process_mode"], r.Env["rootless"], wantImage, wantMode, rootless)
+		}
+	}
+	for k, by := range digests {
+		if len(by) != 2 || by["podman-4.3.1"] != by["podman-4.3.1-rootless"] {
+			t.Errorf("%s: rootful and rootless digests %v, want one digest", k, by)
+		}
+	}
+	for _, g := range run.Verdicts.Groups {
+		if g.State != report.GroupAgree {
+			t.Errorf("group %s: %s, want agree", g.Key, g.State)
+		}
+	}
+	if left := leftovers(); len(left) > 0 {
+		t.Errorf("left behind after the run: %v", left)
 	}
 }
