@@ -4,6 +4,8 @@ package suites_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -166,5 +168,41 @@ func TestRootlessNextToRootful(t *testing.T) {
 	}
 	if left := leftovers(); len(left) > 0 {
 		t.Errorf("left behind after the run: %v", left)
+	}
+}
+
+// TestRootlessLeavesOtherMountStubs runs the bare-run fixture, a RUN step
+// in a stage without /proc or /sys, under the host's Podman rootful and
+// rootless: the rootless variant of the pinned BuildKit builds another
+// digest than the golden one, the rootful cell's (moby/buildkit#6686), the
+// known divergence of next.yaml covers it, and the report's diff names
+// the mount stub, /sys, only in the rootful layer.
+func TestRootlessLeavesOtherMountStubs(t *testing.T) {
+	reports, out, ok := runSuite(t, "../testdata/next.yaml", "rootless-stubs")
+	if !ok {
+		t.Fatalf("run failed:\n%s", tail(out))
+	}
+	run := readRun(t, reports)
+	if len(run.Results) != 2 || len(run.Verdicts.Groups) != 1 {
+		t.Fatalf("want 2 cells in 1 group, got %d in %d", len(run.Results), len(run.Verdicts.Groups))
+	}
+	for _, r := range run.Results {
+		rootless := r.Axes.Engine == "podman-4.3.1-rootless"
+		if r.Error != "" || r.Golden == "" || (r.Digest == r.Golden) == rootless || r.Rootless != rootless || *r.Pinned == rootless {
+			t.Errorf("cell %s: digest %q, golden %q, rootless %v, pinned %v, error %q", r.Name, r.Digest, r.Golden, r.Rootless, *r.Pinned, r.Error)
+		}
+	}
+	g := run.Verdicts.Groups[0]
+	if g.State != report.GroupKnown || g.ReferenceDigest != g.Golden {
+		t.Errorf("group %s: %s, reference %s, golden %s; want known, held to the golden digest", g.Key, g.State, g.ReferenceDigest, g.Golden)
+	}
+	summary, err := os.ReadFile(filepath.Join(reports, "summary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/sys: only in A: dir", "moby/buildkit/issues/6686"} {
+		if !strings.Contains(string(summary), want) {
+			t.Errorf("summary.md lacks %q", want)
+		}
 	}
 }

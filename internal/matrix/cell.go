@@ -59,6 +59,14 @@ func (c Cell) Labels() []string { return c.Coords().Labels(string(c.Engine.Kind)
 
 func (c Cell) String() string { return c.Name() }
 
+// Pinned reports whether the cell runs the pinned BuildKit's image, the one
+// golden digests are recorded from and a group is held to: the pinned
+// BuildKit under a rootful engine. A rootless engine runs the release's
+// rootless variant, another image (moby/buildkit:vX-rootless), which is
+// held to the golden digest like any other BuildKit and, like them, may
+// be excused by a known divergence (moby/buildkit#6686).
+func (c Cell) Pinned() bool { return c.BuildKit.Pinned && !c.Engine.Rootless }
+
 // matches reports whether p matches c. An engine taken as found also
 // matches by the name "<kind>-found" it had before Matrix.ResolveFound
 // renamed it.

@@ -317,3 +317,21 @@ profiles:
 		}
 	}
 }
+
+// TestRootlessCellsDoNotRunThePin: a rootless engine runs the pinned
+// release's rootless variant, another image than the pin the goldens come
+// from.
+func TestRootlessCellsDoNotRunThePin(t *testing.T) {
+	pin := &BuildKit{Name: "v0.19.0", Pinned: true}
+	other := &BuildKit{Name: "v0.26.3"}
+	for _, tt := range []struct {
+		bk       *BuildKit
+		rootless bool
+		want     bool
+	}{{pin, false, true}, {pin, true, false}, {other, false, false}, {other, true, false}} {
+		c := Cell{BuildKit: tt.bk, Engine: &Engine{Name: "podman-4.3.1", Rootless: tt.rootless}}
+		if got := c.Pinned(); got != tt.want {
+			t.Errorf("%s rootless %v: Pinned() = %v", tt.bk.Name, tt.rootless, got)
+		}
+	}
+}

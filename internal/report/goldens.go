@@ -38,7 +38,8 @@ type Proposal struct {
 // on the machine that built it) or did not build, when they
 // disagree, or when the results say another BuildKit was pinned in the run
 // that made them (CellResult.Pinned; results that do not say are taken by
-// name). nil when no result is of buildkit.
+// name). Cells of the rootless variant (CellResult.Rootless) run another
+// image and never vote. nil when no result is of buildkit.
 //
 // Of known, only the divergences with variations count: a variation they
 // acknowledge does not refuse the group (its digest is what the unvaried
@@ -47,7 +48,7 @@ type Proposal struct {
 func ProposeGoldens(results []CellResult, buildkit string, known ...cell.KnownDivergence) []Proposal {
 	var own []CellResult
 	for _, r := range results {
-		if r.Axes.BuildKit == buildkit {
+		if r.Axes.BuildKit == buildkit && !r.Rootless {
 			r.Golden, r.Pinned = "", new(true)
 			own = append(own, r)
 		}
@@ -106,7 +107,7 @@ func pinnedElsewhere(results []CellResult, buildkit string) map[string]string {
 		}
 	}
 	for _, r := range results {
-		if r.Axes.BuildKit == buildkit && r.pin() == pinNo && out[r.groupKey()] == "" {
+		if r.Axes.BuildKit == buildkit && r.pin() == pinNo && !r.Rootless && out[r.groupKey()] == "" {
 			out[r.groupKey()] = "another BuildKit"
 		}
 	}

@@ -380,3 +380,36 @@ func TestProposeGoldensFollowsThePin(t *testing.T) {
 		t.Errorf("another pin: %+v", got)
 	}
 }
+
+// rootlessRun is the bare-run trap (moby/buildkit#6686): the pinned
+// BuildKit's rootless variant builds another digest than the pin under
+// rootful engines, and a known divergence names the rootless engine.
+func rootlessRun(golden string) []CellResult {
+	rs := cellsOf("bare-run", "linux-amd64", "oci", golden, "v0.19.0", hostEngines, map[string]string{"v0.19.0": dA})
+	rootless := result("bare-run", "linux-amd64", "podman-4.3.1-rootless", "v0.19.0", "oci", dB, golden, pinnedAs(false))
+	rootless.Rootless = true
+	return append(rs, rootless)
+}
+
+var knownRootless = cell.KnownDivergence{Cells: "fixture=bare-run/engine=*-rootless", Reason: "mount stubs", Link: "https://github.com/moby/buildkit/issues/6686",
+	Expires: time.Date(2027, 5, 31, 0, 0, 0, 0, time.UTC)}
+
+// TestRootlessVariantIsNotThePin: the rootless cell of the pinned BuildKit
+// is neither the group's reference nor a voter for its golden digest, and
+// a known divergence may excuse it; without that divergence it disagrees.
+func TestRootlessVariantIsNotThePin(t *testing.T) {
+	for _, golden := range []string{"", dA} {
+		run := newRun(rootlessRun(golden), []cell.KnownDivergence{knownRootless})
+		g := run.Verdicts.Groups[0]
+		if g.State != GroupKnown || g.ReferenceDigest != dA || g.PinnedDigest != dA || run.Failed() {
+			t.Errorf("golden %q: %s, reference %s, pinned digest %s, failed %v:\n%s", golden, g.State, g.ReferenceDigest, g.PinnedDigest, run.Failed(), g.Message)
+		}
+		if g := newRun(rootlessRun(golden), nil).Verdicts.Groups[0]; g.State != GroupDisagree {
+			t.Errorf("golden %q, no known divergence: %s, want disagree", golden, g.State)
+		}
+	}
+	got := ProposeGoldens(rootlessRun(""), "v0.19.0", knownRootless)
+	if len(got) != 1 || got[0].Digest != dA || got[0].Refused != "" {
+		t.Errorf("proposals %+v, want %s from the rootful cells", got, dA)
+	}
+}

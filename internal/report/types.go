@@ -36,13 +36,17 @@ type CellResult struct {
 	Digest string `json:"digest"`
 	// Golden is the golden digest of the group; empty when none is recorded.
 	Golden string `json:"golden"`
-	// Pinned says whether the cell's BuildKit is the pinned one (matrix.yaml's
-	// `pinned: true`, the BuildKit `make goldens` records): true or false as
+	// Pinned says whether the cell ran the pinned BuildKit's image
+	// (matrix.Cell.Pinned: matrix.yaml's `pinned: true` under a rootful
+	// engine, what `make goldens` records): true or false as
 	// the runner and the suite set it, nil (no "pinned" in JSON) in results
 	// recorded before the field existed, which then count as unknown. A
 	// group without golden digest is held to its pinned cells' digest, and a
 	// known divergence never excuses a pinned cell (see Evaluate).
 	Pinned *bool `json:"pinned,omitempty"`
+	// Rootless says the cell ran its BuildKit's rootless variant (a rootless
+	// engine): not the pinned image even when its BuildKit is pinned.
+	Rootless bool `json:"rootless,omitempty"`
 	// Error is the build or analyze failure; non-empty means the cell failed.
 	Error string `json:"error,omitempty"`
 	// Interrupted is set when the run stopped before the cell finished

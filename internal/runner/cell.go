@@ -98,7 +98,7 @@ func (r *Cells) engine(ctx context.Context, name string) (engine.Engine, map[str
 // for diffs.
 func (r *Cells) Run(ctx context.Context, c matrix.Cell, log io.Writer) report.CellResult {
 	res := report.CellResult{
-		Name: c.Name(), Group: c.Group(), Axes: c.Coords(), Pinned: new(c.BuildKit.Pinned), Started: time.Now().UTC(),
+		Name: c.Name(), Group: c.Group(), Axes: c.Coords(), Pinned: new(c.Pinned()), Rootless: c.Engine.Rootless, Started: time.Now().UTC(),
 		Timings: map[string]time.Duration{},
 	}
 	if g, ok := c.Fixture.Golden(c.Platform, c.Exporter.Name); ok {

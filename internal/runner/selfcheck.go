@@ -53,7 +53,7 @@ func SelfCheckCells(cells []matrix.Cell) map[string]bool {
 // selfCheckRank prefers the pinned BuildKit, then a host engine.
 func selfCheckRank(c matrix.Cell) int {
 	r := 0
-	if !c.BuildKit.Pinned {
+	if !c.Pinned() {
 		r += 2
 	}
 	if c.Engine.Where != matrix.Host {
