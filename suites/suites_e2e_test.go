@@ -449,3 +449,47 @@ func TestVariationThatBreaksAFixtureIsNamed(t *testing.T) {
 		t.Errorf("left behind: %v", left)
 	}
 }
+
+// TestTimeVariationMovesTheClock runs, under the host's Docker (buildx)
+// and Podman (buildctl), a fixture that writes the month of its build's
+// clock and one that writes the month of SOURCE_DATE_EPOCH, each varied
+// with the time variation: the first must vary (the rebuild 398 days
+// ahead writes another month, named in the diff), the second must hold,
+// so the variation moves the clock of RUN steps and nothing else.
+func TestTimeVariationMovesTheClock(t *testing.T) {
+	for _, profile := range []string{"clock-docker", "clock-podman"} {
+		reports, out, ok := runSuite(t, "../testdata/matrix.yaml", profile)
+		if ok {
+			t.Fatalf("%s: a fixture that writes its build's month passed:\n%s", profile, tail(out))
+		}
+		run := readRun(t, reports)
+		if len(run.Results) != 2 {
+			t.Fatalf("%s: want 2 cells, got %d", profile, len(run.Results))
+		}
+		for _, r := range run.Results {
+			if r.Error != "" || len(r.Variations) != 1 || r.Variations[0].Name != "time" || r.Variations[0].Error != "" {
+				t.Fatalf("%s: cell %s: error %q, variations %+v", profile, r.Name, r.Error, r.Variations)
+			}
+			if changed := r.Variations[0].Digest != r.Digest; changed != (r.Axes.Fixture == "clock") {
+				t.Errorf("%s: cell %s: time variation %s, cell %s: want changed only for clock", profile, r.Name, r.Variations[0].Digest, r.Digest)
+			}
+		}
+		for _, g := range run.Verdicts.Groups {
+			want := report.GroupAgreeSingle
+			if g.Fixture == "clock" {
+				want = report.GroupVaries
+			}
+			if g.State != want {
+				t.Errorf("%s: group %s: %s, want %s", profile, g.Key, g.State, want)
+			}
+			for _, p := range g.Pairs {
+				if p.Variation == "time" && !strings.Contains(p.DiffText, "/month: content") {
+					t.Errorf("%s: the time rebuild's diff does not name /month:\n%s", profile, p.DiffText)
+				}
+			}
+		}
+	}
+	if left := leftovers(); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}

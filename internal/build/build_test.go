@@ -265,6 +265,13 @@ func TestBuilderStartsBuildKit(t *testing.T) {
 	if got := strings.Join(d.buildxCreate(), " "); got != "buildx create --name bk --driver docker-container --driver-opt image=moby/buildkit:v0.19.0 --driver-opt network=host" {
 		t.Errorf("docker builder: %s", got)
 	}
+	b.BuildkitdFlags, d.BuildkitdFlags = []string{"--oci-worker-binary=/x"}, []string{"--oci-worker-binary=/x"}
+	if got := strings.Join(b.podmanRun(), " "); !strings.HasSuffix(got, " --oci-worker-no-process-sandbox --oci-worker-binary=/x") {
+		t.Errorf("podman builder with flags: %s", got)
+	}
+	if got := d.buildxCreate(); !slices.Equal(got[len(got)-2:], []string{"--buildkitd-flags", "--allow-insecure-entitlement=network.host --oci-worker-binary=/x"}) {
+		t.Errorf("docker builder with flags: %q", got)
+	}
 }
 
 func TestSharesSolve(t *testing.T) {

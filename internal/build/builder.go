@@ -27,6 +27,11 @@ type Builder struct {
 	// Mounts are host folders the Podman container sees at the same path:
 	// the builds' contexts and their outputs' folders.
 	Mounts []string
+	// BuildkitdFlags are more flags of the BuildKit daemon
+	// (--oci-worker-binary=...): arguments of the Podman container, or
+	// buildx's --buildkitd-flags after its default
+	// --allow-insecure-entitlement=network.host.
+	BuildkitdFlags []string
 }
 
 // startTimeout bounds how long a BuildKit daemon may take to answer.
@@ -90,6 +95,10 @@ func (b Builder) buildxCreate() []string {
 	if b.BuildkitdConfig != "" {
 		args = append(args, "--buildkitd-config", b.BuildkitdConfig)
 	}
+	if len(b.BuildkitdFlags) > 0 {
+		flags := append([]string{"--allow-insecure-entitlement=network.host"}, b.BuildkitdFlags...)
+		args = append(args, "--buildkitd-flags", strings.Join(flags, " "))
+	}
 	return args
 }
 
@@ -113,7 +122,7 @@ func (b Builder) podmanRun() []string {
 	if b.Rootless {
 		args = append(args, "--oci-worker-no-process-sandbox")
 	}
-	return args
+	return append(args, b.BuildkitdFlags...)
 }
 
 // isolation are the podman run flags that let BuildKit run: privileged, or

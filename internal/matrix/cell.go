@@ -243,7 +243,7 @@ func (m *Matrix) expand(p *Profile) ([]Cell, []selError) {
 						}
 						named[c.Name()] = true
 						if !f.Git {
-							c.Vary = unionVary(p.Vary, f.Vary)
+							c.Vary = cellVary(c, p.Vary, f.Vary)
 						}
 						cells = append(cells, c)
 					}
@@ -450,7 +450,7 @@ func (m *Matrix) Cell(name string) (Cell, error) {
 						c := Cell{Fixture: f, Platform: pl, Engine: en, BuildKit: bk, Exporter: ex}
 						if c.Name() == want.Name() && Buildable(c) {
 							if !f.Git {
-								c.Vary = unionVary(f.Vary)
+								c.Vary = cellVary(c, f.Vary)
 							}
 							return c, nil
 						}

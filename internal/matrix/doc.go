@@ -187,13 +187,14 @@
 //	path     the context at another absolute path
 //	tz       TZ of the building process (the engine's CLI) set to another zone (e.g. Pacific/Kiritimati, UTC+14)
 //	locale   LANG and LC_ALL of the building process set to another locale (e.g. tr_TR.UTF-8)
+//	time     the wall clock of the RUN steps 398 days ahead (libfaketime; linux/amd64 cells only)
 //
 // A cell's variations ([Cell.Vary]) are its profile's and its fixture's
 // together, each once, in that canonical order whatever order the lists
 // give; they change neither cell names nor groups. An unknown name, or one
 // listed twice in one list, is a problem at its field and line:
 //
-//	fixtures[2].vary[0]: unknown variation "mtim" (known: mtime, umask, setgid, order, path, tz, locale) (line 41)
+//	fixtures[2].vary[0]: unknown variation "mtim" (known: mtime, umask, setgid, order, path, tz, locale, time) (line 41)
 //
 // A known divergence with variations acknowledges variations instead of
 // digests: the rebuild of a cell its cells pattern matches, under a
@@ -205,7 +206,7 @@
 // judged as without it; and an entry without variations never covers a
 // variation. Its names are checked as vary's are:
 //
-//	knownDivergences[2].variations[0]: unknown variation "umsak" (known: mtime, umask, setgid, order, path, tz, locale) (line 104)
+//	knownDivergences[2].variations[0]: unknown variation "umsak" (known: mtime, umask, setgid, order, path, tz, locale, time) (line 104)
 //
 // Its pattern, reason, link and expiry are those of any known divergence
 // (Matrix.KnownDivergence, the divergence that covers a cell's digest,

@@ -71,7 +71,7 @@ func TestKnownVariationsRefused(t *testing.T) {
 		msg            string
 	}{
 		{"unknown", "variations: [umask, setgid]", "variations: [umask, setgit]", "knownDivergences[0].variations[1]", knownVaryLine,
-			`unknown variation "setgit" (known: mtime, umask, setgid, order, path, tz, locale)`},
+			`unknown variation "setgit" (known: mtime, umask, setgid, order, path, tz, locale, time)`},
 		{"on its own line", "variations: [umask, setgid]", "variations:\n      - wallclock", "knownDivergences[0].variations[0]", knownVaryLine + 1,
 			`unknown variation "wallclock"`},
 		{"twice", "variations: [umask, setgid]", "variations: [umask, umask]", "knownDivergences[0].variations[1]", knownVaryLine, "duplicate variation umask"},

@@ -31,11 +31,29 @@ const (
 	// VariationLocale: LANG and LC_ALL of the building process set to
 	// another locale (e.g. tr_TR.UTF-8).
 	VariationLocale = "locale"
+	// VariationTime: the wall clock of the build's RUN steps 398 days
+	// ahead (libfaketime preloaded into them, as reprotest's time
+	// variation runs a build under faketime). linux/amd64 cells only: the
+	// library is an amd64 one, which emulated steps would not load.
+	VariationTime = "time"
 )
 
 // Variations are the variation names in their canonical order, the order
 // of Cell.Vary whatever order the file lists them in.
-var Variations = []string{VariationMtime, VariationUmask, VariationSetgid, VariationOrder, VariationPath, VariationTZ, VariationLocale}
+var Variations = []string{VariationMtime, VariationUmask, VariationSetgid, VariationOrder, VariationPath, VariationTZ, VariationLocale, VariationTime}
+
+// cellVary is the variations of lists that apply to c, in canonical order:
+// the time variation only on linux/amd64 (see VariationTime).
+func cellVary(c Cell, lists ...[]string) []string {
+	vary := unionVary(lists...)
+	if c.Platform != "linux/amd64" {
+		vary = slices.DeleteFunc(vary, func(v string) bool { return v == VariationTime })
+	}
+	if len(vary) == 0 {
+		return nil
+	}
+	return vary
+}
 
 // checkVary checks a vary list at field (fixtures[0].vary,
 // profiles.local.vary): every name one of Variations, none twice.

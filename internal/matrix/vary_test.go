@@ -28,7 +28,7 @@ profiles:
     vary: [locale, tz, mtime]
   plain: {}
   all:
-    vary: [locale, path, order, tz, setgid, umask, mtime]
+    vary: [time, locale, path, order, tz, setgid, umask, mtime]
 `
 
 // loadVary writes text as matrix.yaml beside fixtures f and g and loads it.
@@ -145,9 +145,9 @@ func TestVaryRefused(t *testing.T) {
 		msg            string
 	}{
 		{"unknown in a fixture", "vary: [setgid, mtime]", "vary: [setgid, mtim]", "fixtures[0].vary[1]", 9,
-			`unknown variation "mtim" (known: mtime, umask, setgid, order, path, tz, locale)`},
+			`unknown variation "mtim" (known: mtime, umask, setgid, order, path, tz, locale, time)`},
 		{"unknown in a profile", "vary: [locale, tz, mtime]", "vary:\n      - locale\n      - TZ", "profiles.local.vary[1]", 18,
-			`unknown variation "TZ" (known: mtime, umask, setgid, order, path, tz, locale)`},
+			`unknown variation "TZ" (known: mtime, umask, setgid, order, path, tz, locale, time)`},
 		{"wall clock is not one", "plain: {}", "plain: {vary: [wallclock]}", "profiles.plain.vary[0]", 17, `unknown variation "wallclock"`},
 		{"twice in one list", "vary: [setgid, mtime]", "vary: [setgid, mtime, setgid]", "fixtures[0].vary[2]", 9, "duplicate variation setgid"},
 		{"empty name", "vary: [setgid, mtime]", `vary: [""]`, "fixtures[0].vary[0]", 9, `unknown variation ""`},
@@ -161,5 +161,22 @@ func TestVaryRefused(t *testing.T) {
 			_, err := loadVary(t, strings.Replace(varyMatrix, tc.old, tc.new, 1))
 			onlyProblem(t, err, tc.field, tc.line, tc.msg)
 		})
+	}
+}
+
+// TestTimeOnlyOnAmd64: the time variation preloads an amd64 library, so
+// cells of other platforms, and of platform sets, are not varied so.
+func TestTimeOnlyOnAmd64(t *testing.T) {
+	for platform, want := range map[string][]string{
+		"linux/amd64":             {VariationTZ, VariationTime},
+		"linux/arm64":             {VariationTZ},
+		"linux/amd64,linux/arm64": {VariationTZ},
+	} {
+		if got := cellVary(Cell{Platform: platform}, []string{VariationTime, VariationTZ}); !slices.Equal(got, want) {
+			t.Errorf("%s: %q, want %q", platform, got, want)
+		}
+	}
+	if got := cellVary(Cell{Platform: "linux/arm64"}, []string{VariationTime}); got != nil {
+		t.Errorf("arm64, time only: %q, want nil", got)
 	}
 }

@@ -68,6 +68,9 @@ type BuildKitImage struct {
 	// Rootless: the rootless variant (rootlesskit buildkitd as uid 1000),
 	// which a builder runs as repro-build's --rootless does.
 	Rootless bool `json:"rootless,omitempty"`
+	// FakeTime is the image with the clock layer (provision.WithFakeTime)
+	// that the time variation's builders run; "" when no cell varies time.
+	FakeTime string `json:"fakeTime,omitempty"`
 }
 
 // NewRunID returns a run id: the time and a few random bytes.
@@ -313,12 +316,14 @@ func baseKey(c matrix.Cell) string {
 // runs the BuildKit's rootless variant.
 func (p *Prepared) buildKitImages(ctx context.Context, cells []matrix.Cell) error {
 	users := map[bkVariant]map[string]bool{}
+	clock := map[bkVariant]bool{} // a cell varies time
 	for _, c := range cells {
 		v := bkVariant{c.BuildKit, c.Engine.Rootless}
 		if users[v] == nil {
 			users[v] = map[string]bool{}
 		}
 		users[v][c.Engine.Name] = true
+		clock[v] = clock[v] || slices.Contains(c.Vary, matrix.VariationTime)
 	}
 	variants := slices.SortedFunc(maps.Keys(users), func(a, b bkVariant) int { return strings.Compare(a.key(), b.key()) })
 	for i, v := range variants {
@@ -327,14 +332,27 @@ func (p *Prepared) buildKitImages(ctx context.Context, cells []matrix.Cell) erro
 		if err != nil {
 			return err
 		}
-		p.Shared.BuildKits[v.key()] = BuildKitImage{Ref: img.Ref, Version: version, Origin: img.Origin, Rootless: v.rootless}
+		bk := BuildKitImage{Ref: img.Ref, Version: version, Origin: img.Origin, Rootless: v.rootless}
+		load := []provision.Image{img.Image}
+		if clock[v] {
+			done := p.log.Step(fmt.Sprintf("BuildKit %s: the time variation's clock layer", v.key()))
+			ft, err := provision.WithFakeTime(ctx, p.src.Cache, img.Image)
+			if err := done(err); err != nil {
+				return err
+			}
+			bk.FakeTime = ft.Ref
+			load = append(load, ft)
+		}
+		p.Shared.BuildKits[v.key()] = bk
 		for _, e := range p.engines {
 			if !users[v][e.name] {
 				continue
 			}
-			done := p.log.Step(fmt.Sprintf("load %s into %s", img.Ref, e.name))
-			if err := done(engine.Load(ctx, e.Engine, img.Ref, img.ID.String(), img.Tarball)); err != nil {
-				return err
+			for _, im := range load {
+				done := p.log.Step(fmt.Sprintf("load %s into %s", im.Ref, e.name))
+				if err := done(engine.Load(ctx, e.Engine, im.Ref, im.ID.String(), im.Tarball)); err != nil {
+					return err
+				}
 			}
 		}
 	}

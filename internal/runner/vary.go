@@ -15,6 +15,7 @@ import (
 	"github.com/repro-matrix/repro-matrix/internal/engine"
 	"github.com/repro-matrix/repro-matrix/internal/matrix"
 	"github.com/repro-matrix/repro-matrix/internal/oci"
+	"github.com/repro-matrix/repro-matrix/internal/provision"
 	"github.com/repro-matrix/repro-matrix/internal/report"
 )
 
@@ -30,6 +31,9 @@ type variation struct {
 	// reverse creates the context's files in reverse order.
 	reverse bool
 	env     []string
+	// clock builds on a builder of its own whose RUN steps see another
+	// wall clock (BuildKitImage.FakeTime).
+	clock bool
 }
 
 // variations are the variations of matrix.yaml's vary, by name. Every
@@ -55,6 +59,7 @@ var variations = map[string]variation{
 	matrix.VariationPath:   {changed: "the context at another absolute path"},
 	matrix.VariationTZ:     {changed: "TZ=Pacific/Kiritimati (UTC+14) for the building process", env: []string{"TZ=Pacific/Kiritimati"}},
 	matrix.VariationLocale: {changed: "LANG and LC_ALL tr_TR.UTF-8 for the building process", env: []string{"LANG=tr_TR.UTF-8", "LC_ALL=tr_TR.UTF-8"}},
+	matrix.VariationTime:   {changed: "the wall clock of the RUN steps 398 days ahead (libfaketime, as reprotest's time variation)", clock: true},
 }
 
 // umask002 gives a file the mode a checkout under umask 002 gives it: git
@@ -218,6 +223,14 @@ func (r *Cells) buildVariation(ctx context.Context, b *builder, bt *batch, name 
 	if err := varyContext(c.Fixture.Dir, ctxDir, v); err != nil {
 		return fmt.Errorf("variation %s: copy the context: %w", name, err)
 	}
+	if v.clock {
+		clocked, err := r.clockBuilder(ctx, c, b)
+		if err != nil {
+			return fmt.Errorf("variation %s: %w", name, err)
+		}
+		defer clocked.Remove(ctx, clocked.engine)
+		b = clocked
+	}
 	opts, err := r.options(c, b)
 	if err != nil {
 		return err
@@ -243,4 +256,23 @@ func (r *Cells) buildVariation(ctx context.Context, b *builder, bt *batch, name 
 
 func varyTarball(tarball, name string) string {
 	return filepath.Join(filepath.Dir(tarball), "vary-"+name+".tar")
+}
+
+// clockBuilder starts a builder like b on the image with the clock layer,
+// its buildkitd running RUN steps through provision.FakeTimeRuntime. The
+// caller removes it.
+func (r *Cells) clockBuilder(ctx context.Context, c matrix.Cell, b *builder) (*builder, error) {
+	bk := r.Shared.BuildKits[buildKitKey(c)]
+	if bk.FakeTime == "" {
+		return nil, fmt.Errorf("no image with the clock layer was made for BuildKit %s", buildKitKey(c))
+	}
+	clocked := &builder{Builder: b.Builder, engine: b.engine}
+	clocked.Name = b.Name + "-time"
+	clocked.BuildKitImage = bk.FakeTime
+	clocked.BuildkitdFlags = append(slices.Clone(b.BuildkitdFlags), "--oci-worker-binary="+provision.FakeTimeRuntime)
+	if err := clocked.Start(ctx, clocked.engine); err != nil {
+		clocked.Remove(ctx, clocked.engine)
+		return nil, err
+	}
+	return clocked, nil
 }
