@@ -30,14 +30,8 @@ var buildKitBase = RootFS{Suite: "bookworm", Arch: "amd64", Include: []string{"r
 // fork) at version through the module proxy, with runc, on a Debian base.
 // It is the offline twin of moby/buildkit:version.
 func BuildKitFrom(ctx context.Context, c Cache, module, version string) (Image, error) {
-	if runtime.GOARCH != "amd64" {
-		return Image{}, fmt.Errorf("buildkit %s: provisioning supports amd64 hosts, this is %s", version, runtime.GOARCH)
-	}
-	bins, err := buildBuildKit(ctx, c, module, version)
+	bins, err := checkedBuildKit(ctx, c, module, version)
 	if err != nil {
-		return Image{}, err
-	}
-	if err := checkVersion(ctx, filepath.Join(bins.Dir, "buildkitd"), version); err != nil {
 		return Image{}, err
 	}
 	base, err := buildKitBase.Build(ctx, c)
@@ -63,6 +57,19 @@ func BuildKitFrom(ctx context.Context, c Cache, module, version string) (Image, 
 		},
 	}
 	return assemble(BuildKitRepo+":"+version, []string{base, layer}, cfg, imageEpoch, v1.Platform{OS: "linux", Architecture: "amd64"}, out)
+}
+
+// checkedBuildKit builds BuildKit's binaries of module at version on an
+// amd64 host and checks that buildkitd reports that version.
+func checkedBuildKit(ctx context.Context, c Cache, module, version string) (binaries, error) {
+	if runtime.GOARCH != "amd64" {
+		return binaries{}, fmt.Errorf("buildkit %s: provisioning supports amd64 hosts, this is %s", version, runtime.GOARCH)
+	}
+	bins, err := buildBuildKit(ctx, c, module, version)
+	if err != nil {
+		return binaries{}, err
+	}
+	return bins, checkVersion(ctx, filepath.Join(bins.Dir, "buildkitd"), version)
 }
 
 // buildKitLayer is the layer of BuildKit's binaries (buildkitd, buildctl,

@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"archive/tar"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -140,35 +139,10 @@ func clockLayer(out, runc string, lib []byte) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Create(out)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tw := tar.NewWriter(f)
-	for _, e := range []struct {
-		name string
-		mode int64
-		data []byte
-	}{
-		{"usr/local/bin/", 0o755, nil},
-		{strings.TrimPrefix(FakeTimeRuntime, "/"), 0o755, bin},
-		{"usr/local/lib/repro-faketime/", 0o755, nil},
-		{"usr/local/lib/repro-faketime/libfaketime.so.1", 0o644, lib},
-	} {
-		h := &tar.Header{Name: e.name, Mode: e.mode, ModTime: imageEpoch, Format: tar.FormatPAX, Typeflag: tar.TypeReg, Size: int64(len(e.data))}
-		if e.data == nil {
-			h.Typeflag = tar.TypeDir
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if _, err := tw.Write(e.data); err != nil {
-			return err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	return f.Close()
+	return writeLayer(out, []entry{
+		{name: "usr/local/bin", mode: 0o755},
+		{name: strings.TrimPrefix(FakeTimeRuntime, "/"), mode: 0o755, data: bin},
+		{name: "usr/local/lib/repro-faketime", mode: 0o755},
+		{name: "usr/local/lib/repro-faketime/libfaketime.so.1", mode: 0o644, data: lib},
+	}, imageEpoch)
 }

@@ -1,8 +1,6 @@
 package provision
 
 import (
-	"archive/tar"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,21 +16,10 @@ func TestClockLayer(t *testing.T) {
 	if err := clockLayer(out, runc, []byte("lib")); err != nil {
 		t.Fatal(err)
 	}
-	f, _ := os.Open(out)
-	defer f.Close()
-	got := map[string]string{}
+	headers, got := readLayer(t, out)
 	modes := map[string]int64{}
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
-		got[h.Name], modes[h.Name] = string(b), h.Mode
+	for name, h := range headers {
+		modes[name] = h.Mode
 	}
 	if got["usr/local/bin/repro-faketime-runc"] != "wrapper" || modes["usr/local/bin/repro-faketime-runc"] != 0o755 {
 		t.Errorf("wrapper: %q %o", got["usr/local/bin/repro-faketime-runc"], modes["usr/local/bin/repro-faketime-runc"])

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -49,6 +50,44 @@ func fileLayer(out string, files []file, dirs []string, mtime time.Time) error {
 	for _, fl := range files {
 		if err := addFile(tw, fl, mtime); err != nil {
 			return fmt.Errorf("layer %s: %w", fl.dst, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// entry is one entry of a layer written from bytes: a folder when data is
+// nil.
+type entry struct {
+	name string
+	mode int64
+	uid  int               // owner and group
+	data []byte            // nil: a folder
+	pax  map[string]string // PAX records, e.g. SCHILY.xattr.security.capability
+}
+
+// writeLayer writes entries, in their order, as an uncompressed tar whose
+// times are mtime: the same entries give the same bytes.
+func writeLayer(out string, entries []entry, mtime time.Time) error {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	for _, e := range entries {
+		h := &tar.Header{Typeflag: tar.TypeReg, Name: e.name, Mode: e.mode, Uid: e.uid, Gid: e.uid,
+			Size: int64(len(e.data)), ModTime: mtime, Format: tar.FormatPAX, PAXRecords: e.pax}
+		if e.data == nil {
+			h.Typeflag, h.Name = tar.TypeDir, strings.TrimSuffix(e.name, "/")+"/"
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return fmt.Errorf("layer %s: %w", e.name, err)
+		}
+		if _, err := tw.Write(e.data); err != nil {
+			return fmt.Errorf("layer %s: %w", e.name, err)
 		}
 	}
 	if err := tw.Close(); err != nil {

@@ -63,14 +63,8 @@ var buildKitRootlessBase = RootFS{Suite: buildKitBase.Suite, Arch: buildKitBase.
 // Operation not permitted"; with file capabilities it keeps the caller's
 // uid, which owns the new namespace.
 func BuildKitRootlessFrom(ctx context.Context, c Cache, module, version string) (Image, error) {
-	if runtime.GOARCH != "amd64" {
-		return Image{}, fmt.Errorf("buildkit %s: provisioning supports amd64 hosts, this is %s", version, runtime.GOARCH)
-	}
-	bins, err := buildBuildKit(ctx, c, module, version)
+	bins, err := checkedBuildKit(ctx, c, module, version)
 	if err != nil {
-		return Image{}, err
-	}
-	if err := checkVersion(ctx, filepath.Join(bins.Dir, "buildkitd"), version); err != nil {
 		return Image{}, err
 	}
 	rkVersion, err := rootlessKitVersion(ctx, module, version, bins.Dir)
@@ -228,57 +222,27 @@ func rootlessLayer(out, base, rootlesskit string, mtime time.Time) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Create(out)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tw := tar.NewWriter(f)
 	user := fmt.Sprintf("user:x:%d:%d::/home/user:/bin/sh\n", rootlessUID, rootlessUID)
 	group := fmt.Sprintf("user:x:%d:\n", rootlessUID)
-	entries := []struct {
-		name string
-		mode int64
-		uid  int
-		data []byte // nil for a folder
-		cap  uint   // a file capability, 0 for none
-	}{
-		{"etc/group", 0o644, 0, append(fromBase["etc/group"], group...), 0},
-		{"etc/passwd", 0o644, 0, append(fromBase["etc/passwd"], user...), 0},
-		{"etc/subgid", 0o644, 0, []byte(rootlessSubIDs), 0},
-		{"etc/subuid", 0o644, 0, []byte(rootlessSubIDs), 0},
-		{"home/user", 0o755, rootlessUID, nil, 0},
-		{"home/user/.local", 0o755, rootlessUID, nil, 0},
-		{"home/user/.local/share", 0o755, rootlessUID, nil, 0},
-		{"home/user/.local/share/buildkit", 0o755, rootlessUID, nil, 0},
-		{"home/user/.local/tmp", 0o755, rootlessUID, nil, 0},
-		{"run/user", 0o755, 0, nil, 0},
-		{fmt.Sprintf("run/user/%d", rootlessUID), 0o755, rootlessUID, nil, 0},
-		{"usr/bin/newgidmap", 0o755, 0, fromBase["usr/bin/newgidmap"], capSetgid},
-		{"usr/bin/newuidmap", 0o755, 0, fromBase["usr/bin/newuidmap"], capSetuid},
-		{"usr/bin/rootlesskit", 0o755, 0, rk, 0},
+	capability := func(c uint) map[string]string {
+		return map[string]string{"SCHILY.xattr.security.capability": capabilityXattr(c)}
 	}
-	for _, e := range entries {
-		h := &tar.Header{Name: e.name, Mode: e.mode, Uid: e.uid, Gid: e.uid, ModTime: mtime, Format: tar.FormatPAX}
-		if e.data == nil {
-			h.Typeflag, h.Name = tar.TypeDir, e.name+"/"
-		} else {
-			h.Typeflag, h.Size = tar.TypeReg, int64(len(e.data))
-		}
-		if e.cap != 0 {
-			h.PAXRecords = map[string]string{"SCHILY.xattr.security.capability": capabilityXattr(e.cap)}
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return fmt.Errorf("layer %s: %w", e.name, err)
-		}
-		if _, err := tw.Write(e.data); err != nil {
-			return fmt.Errorf("layer %s: %w", e.name, err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	return f.Close()
+	return writeLayer(out, []entry{
+		{name: "etc/group", mode: 0o644, data: append(fromBase["etc/group"], group...)},
+		{name: "etc/passwd", mode: 0o644, data: append(fromBase["etc/passwd"], user...)},
+		{name: "etc/subgid", mode: 0o644, data: []byte(rootlessSubIDs)},
+		{name: "etc/subuid", mode: 0o644, data: []byte(rootlessSubIDs)},
+		{name: "home/user", mode: 0o755, uid: rootlessUID},
+		{name: "home/user/.local", mode: 0o755, uid: rootlessUID},
+		{name: "home/user/.local/share", mode: 0o755, uid: rootlessUID},
+		{name: "home/user/.local/share/buildkit", mode: 0o755, uid: rootlessUID},
+		{name: "home/user/.local/tmp", mode: 0o755, uid: rootlessUID},
+		{name: "run/user", mode: 0o755},
+		{name: fmt.Sprintf("run/user/%d", rootlessUID), mode: 0o755, uid: rootlessUID},
+		{name: "usr/bin/newgidmap", mode: 0o755, data: fromBase["usr/bin/newgidmap"], pax: capability(capSetgid)},
+		{name: "usr/bin/newuidmap", mode: 0o755, data: fromBase["usr/bin/newuidmap"], pax: capability(capSetuid)},
+		{name: "usr/bin/rootlesskit", mode: 0o755, data: rk},
+	}, mtime)
 }
 
 // baseFiles reads regular files of a root filesystem's tar by their paths

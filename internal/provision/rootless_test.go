@@ -95,22 +95,7 @@ func TestRootlessLayer(t *testing.T) {
 	if err := rootlessLayer(out, base, rk, mtime); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]*tar.Header{}
-	content := map[string]string{}
-	f, _ := os.Open(out)
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
-		got[h.Name], content[h.Name] = h, string(b)
-	}
+	got, content := readLayer(t, out)
 	if content["etc/passwd"] != "root:x:0:0:root:/root:/bin/bash\nuser:x:1000:1000::/home/user:/bin/sh\n" {
 		t.Errorf("etc/passwd:\n%s", content["etc/passwd"])
 	}
@@ -151,5 +136,28 @@ func TestRootlessLayerNamesWhatTheBaseLacks(t *testing.T) {
 	err := rootlessLayer(filepath.Join(dir, "layer.tar"), base, filepath.Join(dir, "none"), time.Unix(0, 0))
 	if err == nil || !strings.Contains(err.Error(), "usr/bin/newuidmap") {
 		t.Errorf("err = %v, want one naming usr/bin/newuidmap", err)
+	}
+}
+
+// readLayer reads a layer's tar: each entry's header and content by name.
+func readLayer(t *testing.T, path string) (map[string]*tar.Header, map[string]string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	headers, content := map[string]*tar.Header{}, map[string]string{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return headers, content
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		headers[h.Name], content[h.Name] = h, string(b)
 	}
 }
