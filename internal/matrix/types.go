@@ -83,7 +83,9 @@ const (
 //   - offline: container engines only, required there: the Debian suite
 //     (bookworm, trixie, forky or sid) and package (default docker.io for
 //     docker, podman for podman) that the offline provisioner installs.
-//   - rootless: run the engine rootless.
+//   - rootless: run the engine rootless (the host's Podman only, by the
+//     user make setup creates); its cells run each BuildKit's rootless
+//     variant (BuildKit.RootlessImage) and are not the pin's (Cell.Pinned).
 //   - store: Docker in a container only: the image store its daemon runs
 //     with, "containerd" (daemon.json features.containerd-snapshotter,
 //     the default of fresh Docker 29 installs) or "classic" (graph
