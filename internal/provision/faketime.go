@@ -89,18 +89,7 @@ func WithFakeTime(ctx context.Context, c Cache, img Image) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
-	if err := Produce(out, func(tmp string) error { return tarball.WriteToFile(tmp, tag, withClock) }); err != nil {
-		return Image{}, fmt.Errorf("write %s: %w", tag, err)
-	}
-	id, err := withClock.ConfigName()
-	if err != nil {
-		return Image{}, err
-	}
-	dg, err := withClock.Digest()
-	if err != nil {
-		return Image{}, err
-	}
-	return Image{Ref: tag.String(), Tarball: out, ID: id, Digest: dg}, nil
+	return writeImage(tag, withClock, out)
 }
 
 // buildFakeTimeRunc compiles the embedded faketimerunc source, static,

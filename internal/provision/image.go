@@ -142,8 +142,14 @@ func assemble(ref string, layers []string, cfg v1.Config, created time.Time, pla
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return Image{}, err
 	}
+	return writeImage(tag, img, out)
+}
+
+// writeImage writes img as a docker-archive tarball tagged tag to out (the
+// cache's: once) and returns it with its config and manifest digests.
+func writeImage(tag name.Tag, img v1.Image, out string) (Image, error) {
 	if err := Produce(out, func(tmp string) error { return tarball.WriteToFile(tmp, tag, img) }); err != nil {
-		return Image{}, fmt.Errorf("write %s: %w", ref, err)
+		return Image{}, fmt.Errorf("write %s: %w", tag, err)
 	}
 	id, err := img.ConfigName()
 	if err != nil {
@@ -153,5 +159,5 @@ func assemble(ref string, layers []string, cfg v1.Config, created time.Time, pla
 	if err != nil {
 		return Image{}, err
 	}
-	return Image{Ref: ref, Tarball: out, ID: id, Digest: dg}, nil
+	return Image{Ref: tag.String(), Tarball: out, ID: id, Digest: dg}, nil
 }
